@@ -1,0 +1,105 @@
+"""The `itlib` command line: train, eval, demo, pretrain.
+
+Bad arguments or files give one clear message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _add_common(p):
+    p.add_argument("--fmt", default="prefix", choices=["prefix", "infilling", "seq2seq", "chat"],
+                   help="instruction format f(X, I) (default: prefix)")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="itlib", description="Instruction tuning of small language models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="instruction-tune a model, evaluate it and save an HF folder")
+    t.add_argument("--out", required=True, help="output folder (HF model + metrics.json)")
+    t.add_argument("--data", help="your own Alpaca JSON/JSONL or chat JSONL file (default: the synthetic suite)")
+    t.add_argument("--base", default="default",
+                   help="'default' (the shipped base model), 'none' (from scratch), or an HF folder / hub id")
+    t.add_argument("--epochs", type=float, default=None, help="passes over the training data")
+    t.add_argument("--n-train", type=int, default=300, help="suite training examples per task")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--size", default="tiny", help="model size for --base none (micro, tiny, small)")
+    t.add_argument("--arch", default="llama", help="architecture for --base none (llama, gpt2)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    _add_common(t)
+
+    e = sub.add_parser("eval", help="evaluate a saved model; prints metrics as JSON")
+    e.add_argument("--model", required=True, help="an HF model folder (or hub id)")
+    e.add_argument("--data", help="a file to evaluate on (default: the suite's held-out splits)")
+    _add_common(e)
+
+    d = sub.add_parser("demo", help="base model vs instruction-tuned model on the same instructions")
+    _add_common(d)
+
+    pt = sub.add_parser("pretrain", help="pretrain the base model on the synthetic corpus")
+    pt.add_argument("--out", required=True)
+    pt.add_argument("--overwrite", action="store_true")
+    pt.add_argument("--device", default="auto")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from itlib.data import DataError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DataError, FileNotFoundError, FileExistsError, ValueError, OSError) as err:
+        print(f"itlib {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def cmd_train(args) -> int:
+    from itlib.pipeline import run_training
+
+    metrics = run_training(out=args.out, data=args.data, base=args.base, fmt=args.fmt, seed=args.seed,
+                           epochs=args.epochs, lr=args.lr, n_train_per_task=args.n_train, size=args.size,
+                           arch=args.arch, device=args.device, overwrite=args.overwrite)
+    print(json.dumps({k: metrics[k] for k in ("exact_match", "train_seconds", "per_task")}, indent=2,
+                     ensure_ascii=False))
+    print(f"saved to {args.out}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from itlib.pipeline import run_eval
+
+    print(json.dumps(run_eval(args.model, data=args.data, fmt=args.fmt, seed=args.seed, device=args.device),
+                     indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from itlib.pipeline import demo
+
+    demo(fmt=args.fmt, seed=args.seed, device=args.device)
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from itlib.pretrain import pretrain
+
+    t0 = time.perf_counter()
+    out = pretrain(Path(args.out), device=args.device, overwrite=args.overwrite)
+    print(f"pretrained base model written to {out} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "demo": cmd_demo, "pretrain": cmd_pretrain}
+
+if __name__ == "__main__":
+    sys.exit(main())

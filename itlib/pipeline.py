@@ -1,0 +1,155 @@
+"""The five-step pipeline in a few calls: collect examples -> represent them -> fine-tune ->
+evaluate -> save. Used by the CLI, the demo, the benchmarks and notebook 00."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from itlib.data import load_examples
+
+DEFAULT_BASE = "default"
+
+
+def suite_data(n_train_per_task: int = 300, n_test_per_task: int = 30, seed: int = 0, heldout_tasks=()):
+    """Step 1, collect: the synthetic suite split into train / test_inputs / test_templates / test_tasks."""
+    from itlib.tasks import suite_splits
+
+    return suite_splits(n_train_per_task=n_train_per_task, n_test_per_task=n_test_per_task, seed=seed,
+                        heldout_tasks=heldout_tasks)
+
+
+def user_data(path: str | Path, test_fraction: float = 0.1, seed: int = 0) -> dict:
+    """A user's own file (Alpaca JSON/JSONL or chat JSONL) split into train and held-out test_inputs."""
+    examples = load_examples(path)
+    if len(examples) < 2:
+        raise ValueError(f"{path}: needs at least 2 records to hold some out for evaluation, found {len(examples)}")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_test = max(1, round(len(examples) * test_fraction))
+    return {"train": [examples[i] for i in order[n_test:]], "test_inputs": [examples[i] for i in order[:n_test]]}
+
+
+def starting_model(base: str | Path = DEFAULT_BASE, seed: int = 0, arch: str = "llama", size: str = "tiny",
+                   device: str | None = None):
+    """The model instruction tuning starts from, and its tokenizer.
+
+    base="default": the shipped pretrained base; "none": the same architecture, randomly
+    initialised (from scratch); anything else: a folder or hub id of a Hugging Face causal LM.
+    """
+    import itlib
+    from itlib.models import build_model, load_model
+
+    if str(base) == DEFAULT_BASE:
+        return itlib.load_base(device=device)
+    if str(base) == "none":
+        tokenizer = default_tokenizer()
+        model = build_model(tokenizer, arch=arch, size=size, seed=seed)
+        return (model.to(device) if device else model), tokenizer
+    return load_model(base, device=device)
+
+
+def default_tokenizer():
+    """The shipped base model's tokenizer when present, else one trained on the suite in seconds."""
+    import itlib
+    from itlib.tokenizer import load_tokenizer, suite_tokenizer
+
+    if (itlib.BASE_DIR / "tokenizer.json").exists():
+        return load_tokenizer(itlib.BASE_DIR)
+    return suite_tokenizer()
+
+
+# Defaults measured on a 2-core CPU (see benchmarks/): from scratch needs more passes and a higher
+# learning rate than tuning the pretrained base.
+RECIPES = {"scratch": dict(epochs=4.0, lr=3e-3), "pretrained": dict(epochs=2.0, lr=2e-3)}
+
+
+def tune(model, tokenizer, train, fmt: str = "prefix", epochs: float | None = None, lr: float | None = None,
+         seed: int = 0, device: str = "auto", recipe: str = "pretrained", progress: bool = True, **fit_kwargs):
+    """Step 3, fine-tune: `train.fit` with the recipe's epochs and learning rate unless given."""
+    from itlib.train import fit
+
+    r = RECIPES[recipe]
+    return fit(model, tokenizer, train, fmt=fmt, epochs=epochs or r["epochs"], lr=lr or r["lr"], seed=seed,
+               device=device, progress=progress, **fit_kwargs)
+
+
+def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs=None, lr=None,
+                 n_train_per_task=300, size="tiny", arch="llama", device="auto", overwrite=False,
+                 progress=True) -> dict:
+    """The whole pipeline: data -> model -> fit -> evaluate on held-out inputs -> save `out`.
+
+    Writes the HF folder and `out/metrics.json` (exact_match on held-out inputs of seen tasks,
+    per_task, per_difficulty, train_seconds, ...). Returns the metrics."""
+    from itlib.evaluate import evaluate
+    from itlib.models import save_model
+    from itlib.train import pick_device
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    splits = user_data(data, seed=seed) if data else suite_data(n_train_per_task, seed=seed)
+    device = pick_device(device)
+    model, tokenizer = starting_model(base, seed=seed, arch=arch, size=size, device=device)
+    recipe = "scratch" if str(base) == "none" else "pretrained"
+    result = tune(model, tokenizer, splits["train"], fmt=fmt, epochs=epochs, lr=lr, seed=seed, device=device,
+                  recipe=recipe, progress=progress)
+    report = evaluate(model, tokenizer, splits["test_inputs"], fmt=fmt)
+    metrics = {k: v for k, v in report.items() if k != "predictions"}
+    metrics.update(train_seconds=round(result.seconds, 2), train_steps=result.steps, final_loss=result.losses[-1],
+                   padding_efficiency=result.padding_efficiency, base=str(base), fmt=fmt, seed=seed,
+                   device=result.device, n_train=len(splits["train"]))
+    if "test_templates" in splits:
+        metrics["exact_match_heldout_templates"] = evaluate(model, tokenizer, splits["test_templates"],
+                                                            fmt=fmt)["exact_match"]
+    save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=overwrite)
+    return metrics
+
+
+def run_eval(model_dir, data=None, fmt="prefix", seed=0, device="auto") -> dict:
+    """Evaluate a saved model on a file, or on the suite's held-out splits."""
+    from itlib.evaluate import evaluate
+    from itlib.models import load_model
+    from itlib.train import pick_device
+
+    model, tokenizer = load_model(model_dir, device=pick_device(device))
+    if data:
+        report = evaluate(model, tokenizer, load_examples(data), fmt=fmt)
+        return {k: v for k, v in report.items() if k != "predictions"}
+    splits = suite_data(seed=seed)
+    result = {}
+    for name in ("test_inputs", "test_templates"):
+        report = evaluate(model, tokenizer, splits[name], fmt=fmt)
+        result[name] = {k: v for k, v in report.items() if k != "predictions"}
+    result["exact_match"] = result["test_inputs"]["exact_match"]
+    result["per_task"] = result["test_inputs"]["per_task"]
+    return result
+
+
+def demo(fmt="prefix", seed=0, device="auto", n_show: int = 8) -> dict:
+    """Headless demo: the shipped base model and the same model after ~1 minute of instruction
+    tuning, answering the same held-out instructions side by side."""
+    import copy
+
+    from itlib.evaluate import generate
+    from itlib.train import pick_device
+
+    device = pick_device(device)
+    splits = suite_data(n_train_per_task=150, seed=seed)
+    base, tokenizer = starting_model(DEFAULT_BASE, device=device)
+    tuned = copy.deepcopy(base)
+    print("instruction tuning the shipped base model ...")
+    result = tune(tuned, tokenizer, splits["train"], fmt=fmt, seed=seed, device=device)
+    show = splits["test_inputs"][:: max(1, len(splits["test_inputs"]) // n_show)][:n_show]
+    before = generate(base, tokenizer, show, fmt)
+    after = generate(tuned, tokenizer, show, fmt)
+    for ex, b, a in zip(show, before, after):
+        print(f"\n> {ex.instruction}\n  input:     {ex.input}\n  reference: {ex.output}")
+        print(f"  base:      {b!r}\n  tuned:     {a!r}  {'✓' if a.strip() == ex.output else '✗'}")
+    from itlib.evaluate import exact_match
+
+    em_before = exact_match(generate(base, tokenizer, splits["test_inputs"], fmt), [e.output for e in splits["test_inputs"]])
+    em_after = exact_match(generate(tuned, tokenizer, splits["test_inputs"], fmt), [e.output for e in splits["test_inputs"]])
+    print(f"\nexact match on {len(splits['test_inputs'])} held-out inputs: base {em_before:.2f} -> tuned {em_after:.2f}"
+          f" after {result.seconds:.0f} s of tuning")
+    return {"base": em_before, "tuned": em_after, "seconds": result.seconds}

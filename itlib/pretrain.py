@@ -1,0 +1,101 @@
+"""Pretraining the course's base model: next-token prediction on the synthetic corpus,
+
+    L(theta) = - (1/T) sum_t log P_theta(x_t | x_<t)   over every token of the corpus,
+
+so the model learns the little world (numbers, colours, animals, who likes what) and the skills in
+prose form, but never sees an instruction template. `itlib pretrain --out DIR` makes the model
+shipped in `itlib/assets/base/`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from itlib.formats import Rendered
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The shipped base model's recipe. Changing it changes the shipped model."""
+
+    n_docs: int = 40_000
+    seed: int = 0
+    vocab_size: int = 1024
+    arch: str = "llama"
+    size: str = "tiny"
+    seq_len: int = 128
+    epochs: float = 2.0
+    lr: float = 3e-3
+    batch_tokens: int = 4096
+    n_eval_docs: int = 500
+
+
+def pack(docs: list[str], tokenizer, seq_len: int) -> list[Rendered]:
+    """Tokenise documents, join them with BOS ... EOS and cut the stream into `seq_len` chunks
+    (packing: no padding at all). Every token carries loss."""
+    stream: list[int] = []
+    for doc in docs:
+        stream += [tokenizer.bos_token_id, *tokenizer(doc, add_special_tokens=False)["input_ids"],
+                   tokenizer.eos_token_id]
+    chunks = [stream[i: i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)]
+    return [Rendered(c, [1] * len(c), 0) for c in chunks]
+
+
+def corpus_splits(config: PretrainConfig = PretrainConfig()) -> tuple[list[str], list[str]]:
+    """The pretraining documents and a held-out set of documents (for the corpus loss / forgetting)."""
+    from itlib.corpus import make_corpus
+
+    docs = make_corpus(n_docs=config.n_docs + config.n_eval_docs, seed=config.seed)
+    return docs[: config.n_docs], docs[config.n_docs:]
+
+
+def corpus_loss(model, tokenizer, docs: list[str], seq_len: int = 128, batch_size: int = 32) -> float:
+    """Mean next-token loss (nats per token) of `model` on `docs`: how well it models the corpus."""
+    import torch
+
+    from itlib.train import collate, masked_nll
+
+    chunks = pack(docs, tokenizer, seq_len)
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(chunks), batch_size):
+            b = collate(chunks[s: s + batch_size], tokenizer.pad_token_id)
+            b = {k: v.to(device) for k, v in b.items()}
+            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            n = int(b["loss_mask"][:, 1:].sum())
+            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
+            count += n
+    return total / max(count, 1)
+
+
+def pretrain(out: str | Path, config: PretrainConfig = PretrainConfig(), device: str = "cpu",
+             overwrite: bool = False, progress: bool = True, checkpoint_dir: str | Path | None = None):
+    """Train the tokenizer and the base model from scratch on the corpus and save an HF folder."""
+    from itlib.models import build_model, save_model
+    from itlib.tokenizer import suite_texts, train_tokenizer
+    from itlib.train import fit
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    tokenizer = train_tokenizer(suite_texts(config.seed), vocab_size=config.vocab_size)
+    train_docs, eval_docs = corpus_splits(config)
+    chunks = pack(train_docs, tokenizer, config.seq_len)
+    model = build_model(tokenizer, arch=config.arch, size=config.size, seed=config.seed)
+    t0 = time.perf_counter()
+    result = fit(model, tokenizer, rendered=chunks, epochs=config.epochs, lr=config.lr,
+                 batch_tokens=config.batch_tokens, seed=config.seed, device=device, progress=progress,
+                 checkpoint_dir=checkpoint_dir, checkpoint_every=200 if checkpoint_dir else 0, resume=bool(checkpoint_dir))
+    metrics = {
+        "corpus_loss_heldout": round(corpus_loss(model, tokenizer, eval_docs, config.seq_len), 4),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "train_tokens": result.tokens,
+        "final_loss": result.losses[-1],
+        "config": config.__dict__,
+    }
+    save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=overwrite)
+    return out

@@ -1,0 +1,303 @@
+"""Fine-tuning: minimise the masked negative log-likelihood of the answer tokens,
+
+    L(theta) = - (1 / |A|) * sum_{t in A} log P_theta(x_t | x_<t),   A = answer tokens + EOS,
+
+with AdamW, linear warm-up then cosine decay, gradient clipping, batches grouped by length
+(so that almost every token in a batch is a real token, not padding), seeded and resumable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from itlib.formats import Rendered, render
+
+
+@dataclass
+class FitResult:
+    """What a training run leaves behind: the loss per step, time, tokens and padding share."""
+
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+    tokens: int = 0  # real (non-padding) tokens seen
+    padded_tokens: int = 0  # all token slots in the batches, padding included
+    device: str = "cpu"
+
+    @property
+    def padding_efficiency(self) -> float:
+        return self.tokens / max(self.padded_tokens, 1)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / max(self.seconds, 1e-9)
+
+
+def pick_device(device: str = "auto") -> str:
+    """cuda > mps > cpu when `device="auto"`."""
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def use_bf16(model, device: str, precision: str = "auto") -> bool:
+    """bf16 autocast on GPUs that support it; on CPU only from ~5 M parameters up, below which it
+    is no faster (measured on a 2-core CPU)."""
+    if precision in ("fp32", "bf16"):
+        return precision == "bf16"
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device == "cpu" and sum(p.numel() for p in model.parameters()) >= 5_000_000
+
+
+def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """L = -(1/|A|) sum_{t in A} log softmax(logits_{t-1})[x_t]: the token at t is predicted from
+    position t-1, and only positions with loss_mask = 1 count. Equals the transformers loss with
+    labels = input_ids where the mask is 1 and -100 elsewhere."""
+    logp = F.log_softmax(logits[:, :-1].float(), dim=-1)
+    target = input_ids[:, 1:]
+    mask = loss_mask[:, 1:].float()
+    token_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return -(token_logp * mask).sum() / mask.sum().clamp(min=1)
+
+
+def length_grouped_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int,
+                           generator: torch.Generator) -> list[list[int]]:
+    """Shuffle, sort by length (random order within a length), cut into batches of at most
+    `batch_tokens` token slots, and shuffle the batches: little padding, random order."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    order.sort(key=lambda i: lengths[i])
+    batches, current, longest = [], [], 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        if current and (longest_if_added * (len(current) + 1) > batch_tokens or len(current) == max_batch):
+            batches.append(current)
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    perm = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[j] for j in perm]
+
+
+def collate(items: Sequence[Rendered], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of rendered examples into input_ids, attention_mask and loss_mask tensors."""
+    width = max(len(r.input_ids) for r in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(items), width), dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, r in enumerate(items):
+        n = len(r.input_ids)
+        ids[row, :n] = torch.tensor(r.input_ids)
+        attn[row, :n] = 1
+        mask[row, :n] = torch.tensor(r.loss_mask)
+    return {"input_ids": ids, "attention_mask": attn, "loss_mask": mask}
+
+
+def lr_factor(step: int, total: int, warmup: int, floor: float = 0.1) -> float:
+    """Linear warm-up to 1 over `warmup` steps, then cosine decay to `floor`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def fit(
+    model,
+    tokenizer,
+    examples: Sequence | None = None,
+    *,
+    rendered: Sequence[Rendered] | None = None,
+    fmt: str = "prefix",
+    epochs: float = 1.0,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    warmup: float = 0.05,
+    batch_tokens: int = 4096,
+    max_batch: int = 128,
+    clip: float = 1.0,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    log_every: int = 1,
+) -> FitResult:
+    """Instruction-tune `model` on `examples` (or pre-`rendered` token sequences).
+
+    Only the answer tokens carry loss (`masked_nll`); `penalty(model)`, if given, is added to the
+    loss (e.g. a Gaussian prior, see `itlib.bayes`). Only parameters with requires_grad are trained.
+    Two runs with the same seed on CPU give identical losses. With `checkpoint_dir`, a checkpoint is
+    written atomically every `checkpoint_every` steps, at the end, and on KeyboardInterrupt;
+    `resume=True` continues from the newest one and ends with the same weights as an
+    uninterrupted run.
+    """
+    from tqdm.auto import tqdm
+
+    if rendered is None:
+        if examples is None:
+            raise ValueError("fit needs examples or rendered sequences")
+        rendered = [render(ex, tokenizer, fmt) for ex in examples]
+    if not rendered:
+        raise ValueError("fit got no training examples")
+    device = pick_device(device)
+    bf16 = use_bf16(model, device, precision)
+    torch.manual_seed(seed)
+    model.to(device).train()
+
+    gen = torch.Generator().manual_seed(seed)
+    lengths = [len(r.input_ids) for r in rendered]
+    plan: list[list[int]] = []
+    for _ in range(max(1, math.ceil(epochs))):
+        plan += length_grouped_batches(lengths, batch_tokens, max_batch, gen)
+    plan = plan[: max(1, round(len(plan) * epochs / max(1, math.ceil(epochs))))]
+    total = len(plan)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    optim = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.95),
+    )
+    warm = max(1, int(warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
+
+    result = FitResult(device=device)
+    start_step = 0
+    if resume and checkpoint_dir is not None:
+        start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result)
+
+    t0 = time.perf_counter() - result.seconds
+    bar = tqdm(total=total, initial=start_step, desc="fit", disable=not progress, leave=False)
+    step = start_step
+    try:
+        for step in range(start_step, total):
+            batch = collate([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device_type=device if device != "mps" else "cpu", dtype=torch.bfloat16,
+                                enabled=bf16):
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            loss = masked_nll(logits, batch["input_ids"], batch["loss_mask"])
+            total_loss = loss + penalty(model) if penalty is not None else loss
+            optim.zero_grad(set_to_none=True)
+            total_loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            optim.step()
+            sched.step()
+            result.losses.append(loss.item())
+            result.tokens += int(batch["attention_mask"].sum())
+            result.padded_tokens += batch["attention_mask"].numel()
+            result.steps = step + 1
+            if step % log_every == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.update(1)
+            if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
+                result.seconds = time.perf_counter() - t0
+                save_checkpoint(checkpoint_dir, model, optim, sched, result)
+    except KeyboardInterrupt:
+        if checkpoint_dir is not None:
+            result.seconds = time.perf_counter() - t0
+            save_checkpoint(checkpoint_dir, model, optim, sched, result)
+        raise
+    finally:
+        bar.close()
+    result.seconds = time.perf_counter() - t0
+    if checkpoint_dir is not None and result.steps > start_step:
+        save_checkpoint(checkpoint_dir, model, optim, sched, result)
+    model.eval()
+    return result
+
+
+# ---------------------------------------------------------------------------------------- checkpoints
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder that cannot be read: names the folder and the missing or broken file."""
+
+
+def _checkpoints(folder: Path) -> list[Path]:
+    found = [p for p in folder.glob("step-*") if p.is_dir() and p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def save_checkpoint(folder, model, optim, sched, result: FitResult, keep: int = 2) -> Path:
+    """Write step-N/ (weights, optimizer, scheduler, history) into a temporary folder, then rename it:
+    a crash mid-write never leaves a half-written checkpoint. The newest `keep` are kept."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step-{result.steps}"
+    tmp = folder / f".tmp-step-{result.steps}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(_untie(state), tmp / "model.safetensors")
+    torch.save({"optim": optim.state_dict(), "sched": sched.state_dict()}, tmp / "optim.pt")
+    history = {"losses": result.losses, "seconds": result.seconds, "steps": result.steps,
+               "tokens": result.tokens, "padded_tokens": result.padded_tokens}
+    (tmp / "state.json").write_text(json.dumps(history))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in _checkpoints(folder)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _untie(state: dict) -> dict:
+    """safetensors refuses tensors that share memory (tied embeddings): store clones."""
+    seen, out = set(), {}
+    for k, v in state.items():
+        out[k] = v.clone() if v.data_ptr() in seen else v
+        seen.add(v.data_ptr())
+    return out
+
+
+def load_checkpoint(folder, model, optim, sched, result: FitResult) -> int:
+    """Restore the newest readable checkpoint; a broken newer one is reported and skipped
+    (the previous good one is used). Returns the step to continue from (0 if none)."""
+    folder = Path(folder)
+    errors = []
+    for ckpt in reversed(_checkpoints(folder)):
+        try:
+            weights = load_file(ckpt / "model.safetensors")
+            states = torch.load(ckpt / "optim.pt", weights_only=True)
+            history = json.loads((ckpt / "state.json").read_text())
+        except Exception as err:  # noqa: BLE001 - any unreadable file means: try the previous one
+            errors.append(f"{ckpt.name}: {type(err).__name__}: {err}")
+            continue
+        model.load_state_dict(weights, strict=False)
+        optim.load_state_dict(states["optim"])
+        sched.load_state_dict(states["sched"])
+        result.losses = history["losses"]
+        result.seconds = history["seconds"]
+        result.steps = history["steps"]
+        result.tokens = history["tokens"]
+        result.padded_tokens = history["padded_tokens"]
+        if errors:
+            import warnings
+
+            warnings.warn(f"skipped unreadable checkpoints in {folder}: " + "; ".join(errors), stacklevel=2)
+        return result.steps
+    if errors:
+        raise CheckpointError(f"no readable checkpoint in {folder}: " + "; ".join(errors))
+    return 0
