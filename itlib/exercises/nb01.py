@@ -1,0 +1,178 @@
+"""Exercises for notebook 01: instruction formats f(X, I), loss masks and the masked loss."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from itlib.data import Example
+from itlib.exercises.core import Exercise, Wrong, run_solution
+
+
+@lru_cache(maxsize=1)
+def course_tokenizer():
+    """The course tokenizer (`itlib.pipeline.default_tokenizer()`), loaded once."""
+    from itlib.pipeline import default_tokenizer
+
+    return default_tokenizer()
+
+
+# ---------------------------------------------------------------------------------------------
+# q1: how many tokens carry loss?
+
+EXAMPLE = Example(instruction="Tag each word with its type.", input="seven red cats",
+                  output="NUM COL ANI")
+FMT = "prefix"
+
+
+def _rendered():
+    from itlib.formats import render
+
+    return render(EXAMPLE, course_tokenizer(), FMT)
+
+
+_Q1_SOLUTION = """
+from itlib.exercises.nb01 import EXAMPLE, FMT, course_tokenizer
+from itlib.formats import render
+
+r = render(EXAMPLE, course_tokenizer(), FMT)
+answer = sum(r.loss_mask)   # the answer's tokens + the EOS token
+"""
+
+
+def _check_q1(answer) -> None:
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        if hasattr(answer, "loss_mask") or isinstance(answer, (list, tuple)):
+            raise Wrong("give the number of tokens (an int), e.g. `sum(r.loss_mask)`, not the sequence.")
+        if isinstance(answer, float) and answer.is_integer():
+            answer = int(answer)
+        else:
+            raise Wrong(f"expected a whole number of tokens, got {type(answer).__name__} {answer!r}.")
+    r = _rendered()
+    n = sum(r.loss_mask)
+    if answer == n:
+        return
+    if answer == n - 1:
+        raise Wrong("off by one: the answer's tokens AND the end-of-sequence token carry loss; the "
+                    "model must learn to stop.")
+    if answer == n + 1:
+        raise Wrong("off by one: the answer's tokens and the EOS token carry loss, nothing else "
+                    "(not the BOS token, not the last prompt token).")
+    if answer == len(r.input_ids):
+        raise Wrong(f"{answer} is the whole sequence; the prompt's {r.prompt_len} tokens carry no loss.")
+    if answer == r.prompt_len:
+        raise Wrong(f"{answer} is the prompt length: those are exactly the tokens that carry NO loss.")
+    words = len(EXAMPLE.output.split())
+    if answer in (words, words + 1):
+        raise Wrong("count tokens, not words: tokenise with the course tokenizer (or read "
+                    "`render(...).loss_mask`).")
+    raise Wrong(f"you gave {answer}; render the example and count the 1s in its loss mask.")
+
+
+q1 = Exercise(
+    prompt=f"""
+**Q1. Where is the loss?** Render `ex.EXAMPLE` (instruction {EXAMPLE.instruction!r}, input
+{EXAMPLE.input!r}, output {EXAMPLE.output!r}) in the `{FMT!r}` format with the course tokenizer
+(`ex.course_tokenizer()`). How many of its tokens carry loss? Answer with an int.
+""",
+    checker=_check_q1,
+    hints=[
+        ("`itlib.formats.render(example, tokenizer, fmt)` returns `input_ids`, a 0/1 `loss_mask` of "
+         "the same length, and `prompt_len`."),
+        ("Loss is on what the model must produce: the answer's tokens, and one more token that "
+         "tells it to stop."),
+    ],
+    solution=_Q1_SOLUTION,
+    solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+)
+
+# ---------------------------------------------------------------------------------------------
+# q2: write the masked loss
+
+_Q2_SOLUTION = """
+import torch.nn.functional as F
+
+def masked_nll(logits, input_ids, loss_mask):
+    logp = F.log_softmax(logits[:, :-1].float(), dim=-1)     # position t-1 predicts token t
+    target = input_ids[:, 1:]
+    mask = loss_mask[:, 1:].float()                          # the mask moves with the targets
+    token_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return -(token_logp * mask).sum() / mask.sum().clamp(min=1)
+"""
+
+
+def _test_batch():
+    """Random logits (2, 7, 11), token ids and a loss mask with a prompt part and an answer part."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 7, 11, generator=g)
+    ids = torch.randint(0, 11, (2, 7), generator=g)
+    mask = torch.tensor([[0, 0, 0, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1, 1]])
+    return logits, ids, mask
+
+
+def _mistakes(logits, ids, mask) -> dict[str, float]:
+    """The loss as the usual mistakes compute it."""
+    import torch.nn.functional as F
+
+    logp = F.log_softmax(logits.float(), dim=-1)
+    shifted = logp[:, :-1].gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    unshifted = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+    m, m_all = mask[:, 1:].float(), mask.float()
+    right = -(shifted * m).sum() / m.sum()
+    return {
+        "the sign is wrong: the loss is the NEGATIVE log-likelihood, so it is positive and lower is "
+        "better.": float(-right),
+        "forgot the shift: the logits at position t predict token t+1, so compare logits[:, :-1] "
+        "with input_ids[:, 1:] (you predict token t from position t).": float(
+            -(unshifted * m_all).sum() / m_all.sum()),
+        "averaged over all tokens instead of the masked ones: divide by the number of tokens with "
+        "loss_mask = 1, not by every position.": float(-(shifted * m).sum() / m.numel()),
+        "averaged over all tokens, mask ignored: only positions with loss_mask = 1 (the answer "
+        "and EOS) count.": float(-shifted.mean()),
+        "summed instead of averaged: divide by the number of tokens with loss_mask = 1.": float(
+            -(shifted * m).sum()),
+        "the mask must shift with the targets: use loss_mask[:, 1:] alongside input_ids[:, 1:].": float(
+            -(shifted * mask[:, :-1].float()).sum() / mask[:, :-1].float().sum()),
+    }
+
+
+def _check_q2(answer) -> None:
+    import torch
+
+    from itlib.train import masked_nll
+
+    if not callable(answer):
+        raise Wrong(f"pass your function itself, e.g. `check(masked_nll)` (got {type(answer).__name__}).")
+    logits, ids, mask = _test_batch()
+    out = answer(logits.clone(), ids.clone(), mask.clone())
+    if not isinstance(out, torch.Tensor):
+        raise Wrong(f"return a torch tensor (training calls .backward() on it), not {type(out).__name__}.")
+    if out.numel() != 1:
+        raise Wrong(f"return one number (a scalar tensor), not a tensor of shape {tuple(out.shape)}.")
+    got, expected = float(out), float(masked_nll(logits, ids, mask))
+    if abs(got - expected) <= 1e-4 * max(1.0, abs(expected)):
+        return
+    for message, value in _mistakes(logits, ids, mask).items():
+        if abs(got - value) <= 1e-4 * max(1.0, abs(value)):
+            raise Wrong(message)
+    raise Wrong(f"on a random batch your loss is {got:.4f}, the masked NLL is {expected:.4f}.")
+
+
+q2 = Exercise(
+    prompt="""
+**Q2. The masked loss.** Write `masked_nll(logits, input_ids, loss_mask)`: `logits` has shape
+(batch, length, vocab), `input_ids` and `loss_mask` (0/1) have shape (batch, length). Return the
+mean negative log-likelihood of the tokens with `loss_mask = 1`, each predicted from the position
+before it, as a scalar tensor. Check it with `ex.q2.check(masked_nll)`.
+""",
+    checker=_check_q2,
+    hints=[
+        ("`torch.nn.functional.log_softmax(logits, dim=-1)` gives log-probabilities; `.gather(-1, ids)` "
+         "picks the one of each target token."),
+        ("Position t-1 predicts token t: use `logits[:, :-1]` with `input_ids[:, 1:]` and "
+         "`loss_mask[:, 1:]`, then divide the masked sum by the number of 1s in the mask."),
+    ],
+    solution=_Q2_SOLUTION,
+    solution_value=lambda: run_solution(_Q2_SOLUTION, "masked_nll"),
+)
