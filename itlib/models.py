@@ -104,6 +104,9 @@ def load_model(path_or_id: str | Path, attention: str | None = None, device: str
     if not path.exists() and (str(path_or_id).startswith((".", "/")) or str(path_or_id).count("/") > 1):
         raise FileNotFoundError(f"model folder {path} does not exist")
     kwargs = {"attn_implementation": attention} if attention else {}
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in every notebook cell
     model = AutoModelForCausalLM.from_pretrained(str(path_or_id), **kwargs)
     tokenizer = load_tokenizer(path_or_id)
     if tokenizer.pad_token is None:  # many hub models have none; generation needs one

@@ -20,15 +20,15 @@ from itlib.formats import Rendered
 class PretrainConfig:
     """The shipped base model's recipe. Changing it changes the shipped model."""
 
-    n_docs: int = 40_000
+    n_docs: int = 60_000
     seed: int = 0
     vocab_size: int = 1024
     arch: str = "llama"
     size: str = "tiny"
     seq_len: int = 128
-    epochs: float = 2.0
-    lr: float = 3e-3
-    batch_tokens: int = 4096
+    epochs: float = 3.0
+    lr: float = 2e-3
+    batch_tokens: int = 1024
     n_eval_docs: int = 500
 
 

@@ -67,14 +67,15 @@ def wrap(bpe: Tokenizer) -> PreTrainedTokenizerFast:
 
 
 def suite_texts(seed: int = 0) -> list[str]:
-    """The text the course tokenizer is trained on: the pretraining corpus plus task examples
-    (training templates only, so held-out phrasings stay unseen)."""
+    """The text the course tokenizer is trained on: the pretraining corpus plus task examples in
+    every format (training templates only, so held-out phrasings stay unseen)."""
     from itlib.corpus import make_corpus
+    from itlib.formats import FORMATS, prompt_text
     from itlib.tasks import make_examples
 
     texts = make_corpus(n_docs=5000, seed=seed)
-    for ex in make_examples(n_per_task=60, seed=seed):
-        texts += [ex.instruction, ex.input, ex.output]
+    for n, ex in enumerate(make_examples(n_per_task=60, seed=seed)):
+        texts += [prompt_text(ex, FORMATS[n % len(FORMATS)]), ex.output]
     return texts
 
 
