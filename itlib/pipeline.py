@@ -9,9 +9,10 @@ from pathlib import Path
 from itlib.data import load_examples
 
 DEFAULT_BASE = "default"
+N_TRAIN_PER_TASK = 1000  # suite training examples per task
 
 
-def suite_data(n_train_per_task: int = 300, n_test_per_task: int = 30, seed: int = 0, heldout_tasks=()):
+def suite_data(n_train_per_task: int = N_TRAIN_PER_TASK, n_test_per_task: int = 30, seed: int = 0, heldout_tasks=()):
     """Step 1, collect: the synthetic suite split into train / test_inputs / test_templates / test_tasks."""
     from itlib.tasks import suite_splits
 
@@ -59,9 +60,10 @@ def default_tokenizer():
     return suite_tokenizer()
 
 
-# Defaults measured on a 2-core CPU (see benchmarks/): from scratch needs more passes and a higher
-# learning rate than tuning the pretrained base.
-RECIPES = {"scratch": dict(epochs=4.0, lr=3e-3), "pretrained": dict(epochs=2.0, lr=2e-3)}
+# Defaults measured on a 2-core CPU (benchmarks/suite.py): small batches (more steps per second
+# matter more than big batches at this size); from scratch needs twice the passes of the base.
+RECIPES = {"scratch": dict(epochs=8.0, lr=2e-3, batch_tokens=1024),
+           "pretrained": dict(epochs=4.0, lr=2e-3, batch_tokens=1024)}
 
 
 def tune(model, tokenizer, train, fmt: str = "prefix", epochs: float | None = None, lr: float | None = None,
@@ -69,13 +71,13 @@ def tune(model, tokenizer, train, fmt: str = "prefix", epochs: float | None = No
     """Step 3, fine-tune: `train.fit` with the recipe's epochs and learning rate unless given."""
     from itlib.train import fit
 
-    r = RECIPES[recipe]
-    return fit(model, tokenizer, train, fmt=fmt, epochs=epochs or r["epochs"], lr=lr or r["lr"], seed=seed,
-               device=device, progress=progress, **fit_kwargs)
+    kwargs = {**RECIPES[recipe], **fit_kwargs}
+    kwargs["epochs"], kwargs["lr"] = epochs or kwargs["epochs"], lr or kwargs["lr"]
+    return fit(model, tokenizer, train, fmt=fmt, seed=seed, device=device, progress=progress, **kwargs)
 
 
 def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs=None, lr=None,
-                 n_train_per_task=300, size="tiny", arch="llama", device="auto", overwrite=False,
+                 n_train_per_task=N_TRAIN_PER_TASK, size="tiny", arch="llama", device="auto", overwrite=False,
                  progress=True) -> dict:
     """The whole pipeline: data -> model -> fit -> evaluate on held-out inputs -> save `out`.
 
@@ -135,7 +137,7 @@ def demo(fmt="prefix", seed=0, device="auto", n_show: int = 8) -> dict:
     from itlib.train import pick_device
 
     device = pick_device(device)
-    splits = suite_data(n_train_per_task=150, seed=seed)
+    splits = suite_data(n_train_per_task=500, seed=seed)
     base, tokenizer = starting_model(DEFAULT_BASE, device=device)
     tuned = copy.deepcopy(base)
     print("instruction tuning the shipped base model ...")

@@ -118,6 +118,23 @@ WRONG = {
 }
 
 
+
+
+def _more_wrong_answers():
+    """Each notebook's typical wrong answers may live in tests/exercise_cases_nbNN.py (a dict WRONG)."""
+    import importlib.util
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("exercise_cases_nb*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        WRONG.update(module.WRONG)
+
+
+_more_wrong_answers()
+
+
 @pytest.mark.parametrize("name,ex", EXERCISES, ids=IDS)
 def test_solution_passes_its_checker(name, ex, capsys):
     assert ex.solution_value is not None, f"{name} has no solution_value"

@@ -1,0 +1,57 @@
+"""Measure the README's headline numbers on this machine (never run as a timed test):
+
+- from scratch: the default tiny model, trained on the suite, exact match on held-out inputs of seen tasks
+- from the shipped base: the same, starting from `itlib.load_base()`
+- before tuning: the base model's exact match, and its prose continuation
+
+    python benchmarks/suite.py --out benchmarks/suite.json
+"""
+
+import argparse
+import copy
+import json
+import platform
+import time
+
+import torch
+
+import itlib
+from itlib.evaluate import evaluate
+from itlib.models import build_model, n_params
+from itlib.pipeline import RECIPES, default_tokenizer, suite_data
+from itlib.train import fit
+
+
+def run(model, tokenizer, splits, recipe):
+    res = fit(model, tokenizer, splits["train"], progress=False, **RECIPES[recipe])
+    inputs = evaluate(model, tokenizer, splits["test_inputs"])
+    templates = evaluate(model, tokenizer, splits["test_templates"])
+    return {"train_seconds": round(res.seconds, 1), "steps": res.steps, "tokens_per_second": round(res.tokens_per_second),
+            "padding_efficiency": round(res.padding_efficiency, 4),
+            "exact_match": round(inputs["exact_match"], 3), "per_difficulty": inputs["per_difficulty"],
+            "per_task": inputs["per_task"], "exact_match_heldout_templates": round(templates["exact_match"], 3)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="benchmarks/suite.json")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    splits = suite_data()
+    out = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+           "torch": torch.__version__}
+    base, tok = itlib.load_base()
+    before = evaluate(base, tok, splits["test_inputs"])
+    out["base_before_tuning"] = {"exact_match": round(before["exact_match"], 3)}
+    out["from_base"] = run(copy.deepcopy(base), tok, splits, "pretrained")
+    scratch = build_model(default_tokenizer(), size="tiny", seed=0)
+    out["from_scratch"] = {"params": n_params(scratch), **run(scratch, tok, splits, "scratch")}
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    main()
+    print(f"done in {time.time() - t0:.0f} s")

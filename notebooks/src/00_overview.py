@@ -1,0 +1,217 @@
+# %% [markdown]
+# # 00 · What instruction tuning is — the whole pipeline in a few minutes
+#
+# **Learning goals.** After this notebook you can
+# 1. say what instruction tuning is, as a formula, and how it relates to prompt learning, meta-learning and interpretability;
+# 2. run the five steps — *collect → represent → fine-tune → evaluate → deploy* — on a real (tiny) pretrained language model;
+# 3. read an exact-match table before and after tuning, and say what it shows.
+#
+# **The idea.** A pretrained language model $P_\theta$ continues text. Instruction tuning shows it examples
+# $(I, X, Y)$ — an instruction $I$, an input $X$, the wanted answer $Y$ — written as one text $f(X, I)$, and
+# minimises the negative log-likelihood of the answer tokens only:
+#
+# $$\mathcal{L}(\theta) = -\sum_{(I,X,Y)} \sum_{t=1}^{|Y|} \log P_\theta\big(y_t \mid f(X, I),\, y_{<t}\big).$$
+#
+# After tuning, the model answers instructions it has never seen with inputs it has never seen.
+# Everything below runs on a laptop CPU: the course ships a small base model pretrained by `itlib` itself.
+
+# %%
+import time
+
+import pandas as pd
+import torch
+
+import itlib
+from itlib.evaluate import evaluate, generate
+from itlib.formats import render
+from itlib.pipeline import suite_data
+from itlib.train import fit
+
+torch.set_num_threads(2)
+t_start = time.time()
+
+# %% [markdown]
+# ## The starting point: a pretrained base model
+# `itlib.load_base()` loads the shipped base model (a 1 M-parameter Llama-style transformer) and its tokenizer.
+# It was pretrained on plain prose about a little world of numbers, colours, animals and people
+# (`itlib.corpus`) — it has never seen an instruction.
+
+# %%
+base, tokenizer = itlib.load_base()
+print(f"{sum(p.numel() for p in base.parameters()):,} parameters, vocabulary of {len(tokenizer)} tokens")
+
+
+def continue_text(model, text, n=12):
+    ids = tokenizer(tokenizer.bos_token + text, return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+print(repr(continue_text(base, "Of the numbers 3 8 5, the biggest is")))
+print(repr(continue_text(base, "Leo read the list 4 1 8 backwards:")))
+
+# %% [markdown]
+# **Prompt learning.** The base model already *has* the skills — as prose. Phrase the task the way its
+# corpus does (a *prompt*) and it answers; that is prompt learning: change the input, not the weights.
+# Ask it with an *instruction* instead, and it has no idea what to do:
+
+# %%
+from itlib.data import Example
+
+question = Example("What is the largest number?", "3 8 5", "8")
+print("instruction prompt ->", repr(generate(base, tokenizer, [question])[0]))
+
+# %% [markdown]
+# ## Step 1 · Collect examples
+# `itlib.tasks` holds a suite of synthetic tasks. Each has a reference solver (so every answer is checkable),
+# several instruction templates (some held out), a cluster, a kind and a difficulty level.
+# `suite_data` splits them so that test inputs and held-out templates never appear in training.
+
+# %%
+splits = suite_data(n_train_per_task=500, n_test_per_task=30, seed=0)
+print({name: len(examples) for name, examples in splits.items()})
+pd.DataFrame([e.__dict__ for e in splits["train"][:6]])[["task", "cluster", "kind", "instruction", "input", "output"]]
+
+# %% [markdown]
+# ## Step 2 · Represent them: f(X, I)
+# The *prefix* format writes the instruction and input first and the answer after them. Only the answer
+# tokens (and the end-of-sequence token `</s>`) carry loss — the mask below is 1 exactly there.
+
+# %%
+ex = splits["train"][0]
+r = render(ex, tokenizer, "prefix")
+tokens = tokenizer.convert_ids_to_tokens(r.input_ids)
+pd.DataFrame({"token": tokens, "loss mask": r.loss_mask}).T
+
+# %% [markdown]
+# ## Step 3 · Fine-tune
+# `itlib.train.fit` minimises the masked loss above with AdamW and a warm-up + cosine schedule.
+# The base model is copied first, so we can compare before and after.
+
+# %%
+import copy
+
+tuned = copy.deepcopy(base)
+result = fit(tuned, tokenizer, splits["train"], fmt="prefix", epochs=4, lr=2e-3, batch_tokens=1024, seed=0)
+print(f"{result.steps} steps in {result.seconds:.0f} s, {result.tokens_per_second:,.0f} tokens/s, "
+      f"{result.padding_efficiency:.1%} of batch tokens are real (not padding)")
+
+# %%
+import matplotlib.pyplot as plt
+
+smooth = pd.Series(result.losses).rolling(20, min_periods=1).mean()
+plt.figure(figsize=(6, 3))
+plt.plot(result.losses, alpha=0.3, label="per step")
+plt.plot(smooth, label="moving average")
+plt.xlabel("step"); plt.ylabel("masked NLL"); plt.yscale("log"); plt.legend(); plt.title("instruction tuning loss")
+plt.show()
+
+# %% [markdown]
+# ## Step 4 · Evaluate: before vs after, on inputs the model never saw
+# Exact match (EM) = the share of answers equal to the reference. We score the base and the tuned model on
+# new inputs of the seen tasks (`test_inputs`) and on new phrasings (`test_templates`).
+
+# %%
+before = evaluate(base, tokenizer, splits["test_inputs"])
+after = evaluate(tuned, tokenizer, splits["test_inputs"])
+after_templates = evaluate(tuned, tokenizer, splits["test_templates"])
+table = pd.DataFrame({"base": before["per_task"], "tuned": after["per_task"]})
+table.loc["ALL"] = [before["exact_match"], after["exact_match"]]
+table.round(2)
+
+# %%
+print(f"exact match, new inputs:    base {before['exact_match']:.2f} -> tuned {after['exact_match']:.2f}")
+print(f"exact match, new phrasings: tuned {after_templates['exact_match']:.2f}")
+print("per difficulty (tuned):", {k: round(v, 2) for k, v in after["per_difficulty"].items()})
+
+# %% [markdown]
+# **Check.** The claims of this notebook, asserted: the base model does not follow instructions, the tuned
+# model does, on inputs it never saw, and it also handles phrasings it never saw better than the base.
+
+# %%
+assert before["exact_match"] < 0.2, before["exact_match"]
+assert after["exact_match"] >= 0.8, after["exact_match"]
+assert after_templates["exact_match"] > before["exact_match"] + 0.3
+print("✓ checks passed")
+
+# %% [markdown]
+# **Meta-learning.** Instruction tuning trains on many tasks at once; what transfers is *how to read an
+# instruction*. That is why the tuned model handles held-out phrasings (above) — the same multi-task idea
+# as meta-learning, where a learner trained on many tasks adapts to a new one. Notebook 06 tunes on some
+# task clusters and tests on a cluster it never saw.
+#
+# **Interpretability.** We can look inside: with eager attention the model returns its attention weights.
+# How much of the attention of the first answer position goes to the instruction's tokens versus the input's?
+
+# %%
+from itlib.formats import prompt_ids, prompt_text
+from itlib.models import with_eager_attention
+
+probe = with_eager_attention(copy.deepcopy(tuned))
+ex = splits["test_inputs"][5]
+ids = torch.tensor([prompt_ids(ex, tokenizer)])
+with torch.no_grad():
+    att = probe(input_ids=ids, output_attentions=True).attentions  # layers x (1, heads, query, key)
+last_row = torch.stack(att)[:, 0, :, -1, :].mean(dim=(0, 1))  # mean over layers and heads
+n_instr = len(prompt_ids(Example(ex.instruction, "", "x"), tokenizer)) - 2  # BOS + "Instruction: ... \n"
+print(ex.instruction, "|", ex.input)
+print(f"attention on the instruction part: {last_row[1:n_instr].sum():.2f}, on the rest: {last_row[n_instr:].sum():.2f}, "
+      f"on BOS: {last_row[0]:.2f}")
+assert abs(last_row.sum() - 1) < 1e-4  # attention weights are a distribution
+# notebook 05 builds an interactive explorer on exactly these weights
+
+# %% [markdown]
+# ## Step 5 · Deploy: a plain Hugging Face folder
+# `save_model` writes safetensors weights, the config, a generation config that stops at `</s>`, and the
+# tokenizer with its chat template — any `transformers` user can load it.
+
+# %%
+import tempfile
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from itlib.models import save_model
+
+folder = save_model(tuned, tokenizer, tempfile.mkdtemp() + "/tuned-model", metrics={"exact_match": after["exact_match"]})
+print(sorted(p.name for p in folder.iterdir()))
+plain_model = AutoModelForCausalLM.from_pretrained(folder)
+plain_tok = AutoTokenizer.from_pretrained(folder)
+plain_tok.padding_side = "left"
+reloaded = generate(plain_model, plain_tok, splits["test_inputs"][:20])
+assert reloaded == after["predictions"][:20]
+print("✓ the reloaded model gives the same answers")
+
+# %% [markdown]
+# ## Exercises
+
+# %%
+from itlib.exercises import nb00 as ex00
+
+ex00.q1
+
+# %%
+my_em = ...  # your answer: a number between 0 and 1
+ex00.q1.check(my_em)
+
+# %%
+# ex00.q1.hint()
+# ex00.q1.solution()
+
+# %%
+ex00.q2
+
+# %%
+my_step = ...  # one of "collect", "represent", "fine-tune", "evaluate", "deploy"
+ex00.q2.check(my_step)
+
+# %% [markdown]
+# ## Summary and next
+# - Instruction tuning = minimise $-\sum \log P(Y \mid f(X, I))$ over answer tokens, across many tasks.
+# - The base model had the skills as prose (prompt learning reaches them); tuning teaches it to follow instructions —
+#   including new inputs and new phrasings.
+# - The pipeline: collect → represent → fine-tune → evaluate → deploy, each one `itlib` call.
+#
+# **Next:** `01_formats.ipynb` — the representation f(X, I) in detail: prefix, infilling, seq2seq and chat, and the loss by hand.
+
+# %%
+print(f"notebook ran in {time.time() - t_start:.0f} s")

@@ -1,0 +1,109 @@
+"""The shipped base model: present, small, loads fast, continues its corpus, does not follow instructions."""
+
+import json
+import time
+
+import pytest
+import torch
+
+import itlib
+from itlib.corpus import SKILLS
+from itlib.evaluate import exact_match, generate
+from itlib.pipeline import suite_data
+from itlib.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def base():
+    return itlib.load_base()
+
+
+def test_shipped_base_is_small_and_loads_in_under_a_second():
+    size = sum(p.stat().st_size for p in itlib.BASE_DIR.iterdir())
+    assert size <= 10 * 2**20
+    t = time.perf_counter()
+    model, tok = itlib.load_base()
+    assert time.perf_counter() - t < 1.0
+    assert tok.eos_token_id == model.generation_config.eos_token_id
+
+
+def prose_completion_accuracy(model, tok, task_name, n=40):
+    """Prompt the model the way its corpus states a skill ('Of the numbers 3 8 5, the biggest is')
+    and check that the continuation starts with the right answer."""
+    import random
+
+    task, rng = get_task(task_name), random.Random(0)
+    pattern = SKILLS[task_name][0]
+    prefix, _ = pattern.split("{y}")
+    hits = 0
+    for _ in range(n):
+        x = task.make_input(rng, 1)
+        prompt = tok.bos_token + prefix.format(n="Mia", x=x).rstrip()
+        ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+        text = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        hits += text.strip().startswith(task.solve(x))
+    return hits / n
+
+
+def test_base_continues_prose_but_does_not_follow_instructions(base):
+    model, tok = base
+    prose = {t: prose_completion_accuracy(model, tok, t) for t in ("max_digit", "first_item", "count_items")}
+    assert min(prose.values()) >= 0.5, prose
+    test = suite_data(n_train_per_task=10, n_test_per_task=12)["test_inputs"]
+    em = exact_match(generate(model, tok, test), [e.output for e in test])
+    assert em < 0.1, em
+
+
+def test_shipped_metrics_record_the_recipe():
+    metrics = json.loads((itlib.BASE_DIR / "metrics.json").read_text())
+    from itlib.pretrain import PretrainConfig
+
+    assert metrics["config"] == PretrainConfig().__dict__
+
+
+@pytest.mark.slow
+def test_pretrain_reproduces_the_shipped_base(tmp_path):
+    """Slow (minutes): `itlib pretrain` remakes the shipped model — bit-identical weights on the same
+    CPU kind, otherwise the same held-out corpus loss within 2 %."""
+    from safetensors.torch import load_file
+
+    from itlib.pretrain import pretrain
+
+    out = pretrain(tmp_path / "base", progress=False)
+    shipped = load_file(itlib.BASE_DIR / "model.safetensors")
+    fresh = load_file(out / "model.safetensors")
+    identical = all(torch.equal(shipped[k], fresh[k]) for k in shipped)
+    a = json.loads((itlib.BASE_DIR / "metrics.json").read_text())["corpus_loss_heldout"]
+    b = json.loads((out / "metrics.json").read_text())["corpus_loss_heldout"]
+    assert identical or abs(a - b) / a < 0.02, (a, b)
+
+
+def test_few_examples_on_the_base_beat_the_same_few_from_scratch():
+    """The seed's claim, in the CI's time: with N = 64 examples and the same steps, the pretrained
+    base tuned on them beats the same architecture trained from scratch on them by a wide margin."""
+    from itlib.experiments import few_examples
+
+    rows = few_examples(ns=(64,), steps=150, n_test_per_task=6)
+    em = {r["start"]: r["exact_match"] for r in rows}
+    assert em["pretrained base"] > em["from scratch"] + 0.2, em
+
+
+def test_tuned_model_stops_at_eos(base):
+    """No run-on answers: after tuning, generation ends with EOS well before the token limit."""
+    import copy
+
+    from itlib.formats import prompt_ids
+    from itlib.train import fit
+
+    model, tok = base
+    splits = suite_data(n_train_per_task=60, n_test_per_task=6)
+    tuned = copy.deepcopy(model)
+    fit(tuned, tok, splits["train"], epochs=3, batch_tokens=1024, progress=False)
+    for ex in splits["test_inputs"][:24]:
+        ids = torch.tensor([prompt_ids(ex, tok)])
+        out = tuned.generate(input_ids=ids, max_new_tokens=40, do_sample=False, pad_token_id=tok.pad_token_id)
+        new = out[0, ids.shape[1]:].tolist()
+        assert tok.eos_token_id in new, tok.decode(new)
+        assert new.index(tok.eos_token_id) <= len(tok(ex.output, add_special_tokens=False)["input_ids"]) + 4
