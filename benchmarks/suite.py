@@ -10,6 +10,7 @@
 import argparse
 import copy
 import json
+import os
 import platform
 import time
 
@@ -36,7 +37,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="benchmarks/suite.json")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("ITLIB_THREADS", 2)))
     splits = suite_data()
     out = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
            "torch": torch.__version__}

