@@ -7,7 +7,13 @@ __version__ = "0.1.0"
 
 __all__ = ["load_base", "BASE_DIR"]
 
+import os
 from pathlib import Path
+
+# OpenMP threads that spin while waiting make training up to ~60x slower when another process shares
+# the CPU (a laptop, Binder, a test run); passive waiting costs little when the CPU is free. Takes
+# effect when itlib is imported before torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BASE_DIR = Path(__file__).parent / "assets" / "base"
 

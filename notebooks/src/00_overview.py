@@ -18,10 +18,10 @@
 # %%
 import time
 
+import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
 import pandas as pd
 import torch
 
-import itlib
 from itlib.evaluate import evaluate, generate
 from itlib.formats import render
 from itlib.pipeline import suite_data
