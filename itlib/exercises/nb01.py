@@ -176,3 +176,93 @@ before it, as a scalar tensor. Check it with `ex.q2.check(masked_nll)`.
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "masked_nll"),
 )
+
+# ---------------------------------------------------------------------------------------------
+# q3: labels for transformers' own loss
+
+_Q3_SOLUTION = """
+import torch
+
+def make_labels(input_ids, loss_mask):
+    # keep the token id where the token carries loss, -100 (= ignore) everywhere else;
+    # no shift: the model shifts labels by one position itself
+    return input_ids.masked_fill(loss_mask == 0, -100)
+"""
+
+
+def _q3_batch():
+    """Two rendered-looking rows: prompt (mask 0), answer + EOS (mask 1), right padding (mask 0)."""
+    import torch
+
+    ids = torch.tensor([[1, 40, 41, 42, 7, 8, 2, 0], [1, 50, 51, 9, 10, 11, 2, 0]])
+    mask = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1, 0]])
+    return ids, mask
+
+
+def _check_q3(answer) -> None:
+    import torch
+
+    if not callable(answer):
+        raise Wrong(f"pass your function itself, e.g. `check(make_labels)` (got {type(answer).__name__}).")
+    ids, mask = _q3_batch()
+    out = answer(ids.clone(), mask.clone())
+    if not isinstance(out, torch.Tensor):
+        try:
+            out = torch.as_tensor(out)
+        except (TypeError, ValueError, RuntimeError):
+            raise Wrong(f"return a tensor of labels, not {type(out).__name__}.") from None
+    expected = torch.where(mask == 1, ids, torch.full_like(ids, -100))
+    if tuple(out.shape) == (ids.shape[0], ids.shape[1] - 1):
+        raise Wrong("do not shift: transformers shifts the labels by one position itself (position t-1 "
+                    "predicts label t); give labels the same shape as input_ids.")
+    if out.shape != ids.shape:
+        raise Wrong(f"labels must have the shape of input_ids, {tuple(ids.shape)}, not {tuple(out.shape)}.")
+    if out.is_floating_point() or out.dtype == torch.bool:
+        raise Wrong(f"labels are token ids, so an integer tensor (torch.long), not {out.dtype}; "
+                    "cross-entropy refuses float targets.")
+    out = out.long()
+    if torch.equal(out, expected):
+        return
+    shifted = torch.full_like(ids, -100)
+    shifted[:, :-1] = torch.where(mask[:, 1:] == 1, ids[:, 1:], torch.full_like(ids[:, 1:], -100))
+    cases = [
+        (torch.where(mask == 1, torch.full_like(ids, -100), ids),
+         ("inverted: -100 marks the positions to IGNORE, so it goes on the prompt and padding; the "
+          "answer tokens and EOS keep their ids.")),
+        (shifted, ("do not shift: transformers shifts the labels by one position itself, so the "
+                   "labels line up with input_ids, not with the next token.")),
+        (mask.long(), "labels are token ids (the targets), not the 0/1 mask."),
+        (ids, ("with labels = input_ids every token carries loss, the prompt and padding included; "
+               "put -100 where loss_mask is 0.")),
+    ]
+    for fill in (0, ids[0, -1].item()):
+        cases.append((torch.where(mask == 1, ids, torch.full_like(ids, fill)),
+                      (f"{fill} is a real token id, so the model would be trained to predict it; "
+                       "the value that cross-entropy ignores is -100.")))
+    for wrong, message in cases:
+        if torch.equal(out, wrong):
+            raise Wrong(message)
+    if torch.equal(out == -100, mask == 0):
+        raise Wrong("-100 is in the right places, but the kept positions must hold the token ids "
+                    "from input_ids.")
+    raise Wrong(f"for input_ids {ids[0].tolist()} and loss_mask {mask[0].tolist()} the labels are "
+                f"{expected[0].tolist()}; yours are {out[0].tolist()}.")
+
+
+q3 = Exercise(
+    prompt="""
+**Q3. Labels for transformers.** A Hugging Face causal LM computes the same masked loss itself when
+you pass `labels=`: a tensor shaped like `input_ids`, holding the token id where the token carries
+loss and `-100` (ignored by cross-entropy) everywhere else. Write `make_labels(input_ids, loss_mask)`
+for a batch (both are `(batch, length)` tensors) and check it with `ex.q3.check(make_labels)`.
+Then `model(input_ids=..., attention_mask=..., labels=make_labels(...)).loss` equals `masked_nll`.
+""",
+    checker=_check_q3,
+    hints=[
+        ("`torch.where(condition, a, b)` or `tensor.masked_fill(condition, value)` build it in one line."),
+        ("Do not shift anything: the model shifts the labels by one position itself, so `labels` "
+         "lines up with `input_ids` token for token."),
+    ],
+    solution=_Q3_SOLUTION,
+    solution_value=lambda: run_solution(_Q3_SOLUTION, "make_labels"),
+)

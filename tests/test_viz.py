@@ -1,0 +1,280 @@
+"""The attention explorer, headless: set the controls, assert on the Python-side state; and the
+pure functions behind it against hand computations."""
+
+import base64
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from itlib.viz import (
+    AttentionExplorer,
+    AttentionUnavailable,
+    as_attention_array,
+    colour_for,
+    diverging_colour,
+    entropy,
+    label_token,
+    reduce_heads,
+    rollout,
+    row_stats,
+    token_strings,
+    tokens_html,
+    top_k,
+)
+
+PROMPT = {"instruction": "What is the largest number?", "input": "3 8 5"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tokenizer):
+    from itlib.models import build_model, with_eager_attention
+
+    return with_eager_attention(build_model(tokenizer, "llama", "micro", seed=0)).eval()
+
+
+@pytest.fixture(scope="module")
+def explorer(tiny, tokenizer):
+    return AttentionExplorer(tiny, tokenizer, **PROMPT)
+
+
+def reference_attentions(model, tokenizer):
+    from itlib.data import Example
+    from itlib.formats import prompt_ids
+
+    ids = torch.tensor([prompt_ids(Example(PROMPT["instruction"], PROMPT["input"], "?"), tokenizer)])
+    with torch.no_grad():
+        return model(input_ids=ids, output_attentions=True).attentions
+
+
+def random_causal(L=2, H=3, T=4, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.random((L, H, T, T)) * np.tril(np.ones((T, T)))
+    return a / a.sum(-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------- pure functions
+
+def test_rollout_equals_a_hand_computation():
+    attn = random_causal()
+    L, T = attn.shape[0], attn.shape[-1]
+    # by hand: per layer the mean over heads, plus the identity, halved, rows renormalised, multiplied
+    expected = np.eye(T)
+    for layer in range(L):
+        a = np.zeros((T, T))
+        for i in range(T):
+            for j in range(T):
+                a[i, j] = 0.5 * sum(attn[layer, h, i, j] for h in range(attn.shape[1])) / attn.shape[1]
+            a[i, i] += 0.5
+            a[i] /= a[i].sum()
+        expected = a @ expected
+    got = rollout(attn)
+    assert np.allclose(got, expected)
+    assert np.allclose(got.sum(-1), 1.0)
+    assert np.allclose(np.triu(got, 1), 0.0)  # still causal
+    assert np.allclose(rollout(attn, upto=0), 0.5 * attn[0].mean(0) + 0.5 * np.eye(T))
+
+
+def test_reduce_heads_equals_torch_mean_and_max():
+    layer = random_causal()[0]
+    t = torch.tensor(layer)
+    assert np.allclose(reduce_heads(layer, "mean"), t.mean(0).numpy())
+    assert np.allclose(reduce_heads(layer, "max"), t.max(0).values.numpy())
+    assert np.array_equal(reduce_heads(layer, 2), layer[2])
+    with pytest.raises(ValueError, match="head must be"):
+        reduce_heads(layer, 3)
+
+
+def test_colour_mapping():
+    assert colour_for(0.0) == ("#ffffff", "#000000")
+    assert colour_for(1.0) == ("#084594", "#ffffff")
+    assert colour_for(2.0) == colour_for(1.0)  # clipped
+    assert colour_for(0.25, vmax=0.5) == colour_for(0.5)  # per-row scale
+    assert colour_for(0.5)[0] == "#84a2ca"  # halfway between white and #084594
+    assert diverging_colour(-1.0)[0] == "#b2182b" and diverging_colour(1.0)[0] == "#084594"
+    assert diverging_colour(0.0)[0] == "#ffffff"
+
+
+def test_token_html_escapes_and_shows_exact_weights():
+    tokens = ["<s>", ' <b>"x"&', "\n", "y"]
+    out = tokens_html(tokens, [0.5, 0.1234567, 0.0, 0.3765433], query=3)
+    assert "<b>" not in out.replace("<br>", "")  # the token's markup is escaped ...
+    assert "&lt;b&gt;&quot;x&quot;&amp;" in out  # ... and shown as text
+    assert 'title="1: &#x27; &lt;b&gt;&quot;x&quot;&amp;&#x27; weight 0.1235"' in out
+    assert "↵<br>" in out  # a newline token breaks the line
+    assert out.count("outline") == 1  # the query token is marked
+    with pytest.raises(ValueError, match="4 tokens but 3 weights"):
+        tokens_html(tokens, [0.1, 0.2, 0.7])
+
+
+def test_entropy_top_k_and_labels():
+    assert entropy([0.25] * 4) == pytest.approx(math.log(4))
+    assert entropy([1.0, 0.0, 0.0]) == 0.0
+    assert top_k([0.1, 0.5, 0.1, 0.3], list("abcd"), k=3) == [(1, "b", 0.5), (3, "d", 0.3), (0, "a", 0.1)]
+    assert [i for i, *_ in top_k([0.6, 0.1, 0.3], list("abc"), k=2, skip=[0])] == [2, 1]
+    stats = row_stats([0.5, 0.25, 0.25, 0.0], list("abcd"), skip=[0])
+    assert stats["row_sum"] == pytest.approx(1.0) and stats["sum_shown"] == pytest.approx(0.5)
+    assert stats["uniform_entropy"] == pytest.approx(math.log(3))
+    assert label_token(" 8") == "8" and label_token("\n") == "↵" and label_token(" ") == "␣"
+
+
+def test_token_strings_keep_split_characters_together(tokenizer):
+    ids = tokenizer("红色 3", add_special_tokens=False)["input_ids"]
+    strings = token_strings(tokenizer, ids)
+    assert len(strings) == len(ids)
+    assert "".join(s for s in strings if s != "·") == "红色 3"
+
+
+def test_weights_shapes_and_batch_errors():
+    attn = random_causal()
+    per_layer = tuple(torch.tensor(a[None]) for a in attn)  # what output_attentions returns
+    assert np.allclose(as_attention_array(per_layer), attn)
+    assert as_attention_array(attn[0, 0]).shape == (1, 1, 4, 4)
+    batch2 = tuple(torch.tensor(np.stack([a, a])) for a in attn)
+    with pytest.raises(ValueError, match="batch of 2 sequences"):
+        as_attention_array(batch2)
+    with pytest.raises(AttentionUnavailable, match="with_eager_attention"):
+        as_attention_array(())  # what sdpa gives
+
+
+# ---------------------------------------------------------------------------------- the widget
+
+def test_matrix_is_the_models_attention_for_layer_and_head(explorer, tiny, tokenizer):
+    ref = reference_attentions(tiny, tokenizer)
+    assert explorer.attentions.shape == (2, 4, len(explorer.tokens), len(explorer.tokens))
+    with explorer.hold():  # several changes, one redraw
+        explorer.view.value, explorer.layer.value, explorer.head.value = "text", 0, 2
+    assert np.allclose(explorer.matrix, ref[0][0, 2].numpy(), atol=1e-6)
+    explorer.head.value = "mean"
+    assert np.allclose(explorer.matrix, ref[0][0].mean(0).numpy(), atol=1e-6)
+    with explorer.hold():
+        explorer.layer.value, explorer.head.value, explorer.query.value = 1, "max", 5
+    assert np.allclose(explorer.matrix, ref[1][0].max(0).values.numpy(), atol=1e-6)
+    assert np.allclose(explorer.row, ref[1][0, :, 5].max(0).values.numpy(), atol=1e-6)
+    explorer.head.value = "mean"
+    assert explorer.stats["row_sum"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_picture_follows_the_layer_and_html_the_query(explorer):
+    explorer.view.value = "heatmap"
+    explorer.layer.value = 0
+    before = explorer.image.value
+    assert before[:8] == b"\x89PNG\r\n\x1a\n"
+    explorer.layer.value = 1
+    assert explorer.image.value != before
+    html_before = explorer.tokens_view.value
+    explorer.query.value = 3
+    assert explorer.tokens_view.value != html_before
+    assert f"query token 3 {explorer.tokens[3]!r}".replace("'", "&#x27;") in explorer.tokens_view.value
+
+
+def test_views_sink_and_scale_change_the_picture(explorer):
+    explorer.query.value = len(explorer.tokens) - 1
+    pictures = {}
+    for view in ("heatmap", "text", "grid", "rollout"):
+        explorer.view.value = view
+        pictures[view] = explorer.image.value
+    assert len(set(pictures.values())) == 4
+    assert np.allclose(explorer.matrix, rollout(explorer.attentions, upto=explorer.layer.value))
+    explorer.view.value = "heatmap"
+    shown = explorer.image.value
+    explorer.hide_sink.value = True
+    assert explorer.image.value != shown and explorer.stats["top"][0][0] != 0
+    explorer.scale.value = "row"
+    assert explorer.image.value != shown
+    explorer.hide_sink.value, explorer.scale.value = False, "fixed"
+
+
+def test_static_fallback_and_export(explorer, tmp_path):
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    page = bundle["text/html"]
+    png = base64.b64encode(explorer.image.value).decode()
+    assert f"data:image/png;base64,{png}" in page and explorer.tokens_view.value in page
+    out = explorer.save_png(tmp_path / "a.png")
+    assert out.read_bytes() == explorer.image.value
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        explorer.save_png(tmp_path / "a.png")
+    explorer.save_png(tmp_path / "a.png", overwrite=True)
+    explorer.save_html(tmp_path / "a.html")
+    assert png in (tmp_path / "a.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a.png"]  # no temporary files left
+
+
+def test_sdpa_model_is_switched_with_a_notice_or_refused(tokenizer):
+    from itlib.models import build_model
+
+    model = build_model(tokenizer, "llama", "micro", seed=0)
+    model.set_attn_implementation("sdpa")
+    with pytest.raises(AttentionUnavailable, match="with_eager_attention"):
+        AttentionExplorer(model, tokenizer, text="red cat", eager=False)
+    ex = AttentionExplorer(model, tokenizer, text="red cat", view="text")
+    assert "switched it to 'eager'" in ex.notice and "switched" in ex.notice_view.value
+    assert model.config._attn_implementation == "eager"
+
+
+def test_batches_are_refused_and_long_texts_truncated(tiny, tokenizer):
+    with pytest.raises(ValueError, match="one sequence at a time"):
+        AttentionExplorer(tiny, tokenizer, text=["a", "b"])
+    ex = AttentionExplorer(tiny, tokenizer, text="red cat " * 20, max_tokens=12, view="text")
+    assert len(ex.tokens) == 12 and ex.attentions.shape[-1] == 12
+    assert "showing the first 12" in ex.notice and "showing the first 12" in ex.notice_view.value
+
+
+def test_run_button_recomputes_from_the_text(tiny, tokenizer):
+    ex = AttentionExplorer(tiny, tokenizer, text="red cat", view="text")
+    n = len(ex.tokens)
+    ex.text_box.value = "red cat blue dog 7"
+    ex.run_button.click()
+    assert len(ex.tokens) > n and ex.query.value == len(ex.tokens) - 1
+    assert ex.tokens[0] == tokenizer.bos_token
+
+
+def test_from_weights(tiny, tokenizer):
+    attn = random_causal(L=3, H=2, T=5)
+    ex = AttentionExplorer.from_weights(attn, list("abcde"), view="text")
+    assert ex.layer.max == 2 and ex.mode == "weights"
+    ex.layer.value, ex.head.value = 1, 1
+    assert np.array_equal(ex.matrix, attn[1, 1]) and np.array_equal(ex.row, attn[1, 1, 4])
+    with pytest.raises(ValueError, match="5 tokens for attention over 4"):
+        AttentionExplorer.from_weights(random_causal(), list("abcde"))
+
+
+def test_from_alpha_compare_and_difference():
+    alphas = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.2, 0.6]])
+    scores = np.log(alphas) + 3
+    ex = AttentionExplorer.from_alpha(alphas, ["7", "red", "cat", "blue"], scores=scores,
+                                      labels=["first digit", "last colour"])
+    assert ex.view.value == "alpha" and np.array_equal(ex.row, alphas[0])
+    assert ex.stats["top"][0][:2] == (0, "7")
+    single = ex.image.value
+    ex.view.value = "compare"
+    assert ex.matrix.shape == (2, 4) and ex.image.value != single
+    assert ex.stats_b["top"][0][:2] == (3, "blue")
+    ex.view.value = "difference"
+    assert np.allclose(ex.matrix[0], alphas[0] - alphas[1])
+    assert "α(A) − α(B) -0.5000" in ex.tokens_view.value
+
+
+def test_from_selector_reruns_when_the_instruction_changes():
+    from itlib.attention import Selector, SelectVocab
+
+    model = Selector(SelectVocab(), d=8)
+    ex = AttentionExplorer.from_selector(model, ["what is the first digit", "which colour comes last"],
+                                         "7 red cat 2 blue")
+    assert ex.tokens == ["7", "red", "cat", "2", "blue"] and ex.alphas.shape == (2, 5)
+    assert np.allclose(ex.alphas.sum(1), 1.0)
+    ex.input_box.value = "3 green dog 9 pink owl"
+    ex.run_button.click()
+    assert ex.alphas.shape == (2, 6) and not ex.notice
+
+
+def test_a_failing_run_shows_the_error_in_the_widget():
+    from itlib.attention import Selector, SelectVocab
+
+    ex = AttentionExplorer.from_selector(Selector(SelectVocab(), d=8), ["first digit", "last colour"], "7 red")
+    ex.input_box.value = "7 purple"
+    ex.run_button.click()  # a widget callback must not lose the error
+    assert "ValueError" in ex.notice and "purple" in ex.notice_view.value
+    assert ex.tokens == ["7", "red"]  # the last good state stays on screen
