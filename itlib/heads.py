@@ -23,7 +23,6 @@ batches, `collate`) and schedule; `fit` itself trains only the LM loss.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ from torch import nn
 
 from itlib.data import Example
 from itlib.formats import Rendered, encode, prompt_ids, prompt_text
-from itlib.train import FitResult, collate, length_grouped_batches, lr_factor, pick_device
+from itlib.train import FitResult, batch_plan, collate, lr_factor, pick_device
 
 __all__ = [
     "Encoded", "SequenceClassifier", "TokenTagger", "encode_classification", "encode_tagging",
@@ -224,12 +223,7 @@ def train_head(model: _Head, tokenizer, data: Sequence[Encoded], *, epochs: floa
     device = pick_device(device)
     torch.manual_seed(seed)
     model.to(device).train()
-    gen = torch.Generator().manual_seed(seed)
-    lengths = [len(d.input_ids) for d in data]
-    plan: list[list[int]] = []
-    for _ in range(max(1, math.ceil(epochs))):
-        plan += length_grouped_batches(lengths, batch_tokens, max_batch, gen)
-    plan = plan[: max(1, round(len(plan) * epochs / max(1, math.ceil(epochs))))]
+    plan = batch_plan([len(d.input_ids) for d in data], epochs, batch_tokens, max_batch, seed)
     total, warm = len(plan), max(1, int(warmup * len(plan)))
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)

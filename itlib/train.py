@@ -96,6 +96,18 @@ def length_grouped_batches(lengths: Sequence[int], batch_tokens: int, max_batch:
     return [batches[j] for j in perm]
 
 
+def batch_plan(lengths: Sequence[int], epochs: float, batch_tokens: int, max_batch: int,
+               seed: int) -> list[list[int]]:
+    """Every step's batch (indices into the data) for `epochs` passes, a fraction of a pass included:
+    `length_grouped_batches` once per started pass, cut to round(epochs / passes) of the batches."""
+    gen = torch.Generator().manual_seed(seed)
+    passes = max(1, math.ceil(epochs))
+    plan: list[list[int]] = []
+    for _ in range(passes):
+        plan += length_grouped_batches(lengths, batch_tokens, max_batch, gen)
+    return plan[: max(1, round(len(plan) * epochs / passes))]
+
+
 def collate(items: Sequence[Rendered], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad a list of rendered examples into input_ids, attention_mask and loss_mask tensors."""
     width = max(len(r.input_ids) for r in items)
@@ -164,12 +176,7 @@ def fit(
     torch.manual_seed(seed)
     model.to(device).train()
 
-    gen = torch.Generator().manual_seed(seed)
-    lengths = [len(r.input_ids) for r in rendered]
-    plan: list[list[int]] = []
-    for _ in range(max(1, math.ceil(epochs))):
-        plan += length_grouped_batches(lengths, batch_tokens, max_batch, gen)
-    plan = plan[: max(1, round(len(plan) * epochs / max(1, math.ceil(epochs))))]
+    plan = batch_plan([len(r.input_ids) for r in rendered], epochs, batch_tokens, max_batch, seed)
     total = len(plan)
 
     params = [p for p in model.parameters() if p.requires_grad]
