@@ -230,7 +230,7 @@ def train_head(model: _Head, tokenizer, data: Sequence[Encoded], *, epochs: floa
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
     result = FitResult(device=device)
     t0 = time.perf_counter()
-    bar = tqdm(total=total, desc="train_head", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc="train_head", disable=not progress, leave=False, mininterval=0.5)
     for step, idx in enumerate(plan):
         batch = _batch([data[i] for i in idx], tokenizer.pad_token_id, device)
         loss = F.cross_entropy(model.batch_logits(batch), batch["labels"])
@@ -244,7 +244,7 @@ def train_head(model: _Head, tokenizer, data: Sequence[Encoded], *, epochs: floa
         result.tokens += int(batch["attention_mask"].sum())
         result.padded_tokens += batch["attention_mask"].numel()
         result.steps = step + 1
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
         bar.update(1)
     bar.close()
     result.seconds = time.perf_counter() - t0

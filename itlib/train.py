@@ -195,7 +195,8 @@ def fit(
         start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result)
 
     t0 = time.perf_counter() - result.seconds
-    bar = tqdm(total=total, initial=start_step, desc="fit", disable=not progress, leave=False)
+    # A bar redrawn on every step floods a notebook kernel's output channel with widget messages.
+    bar = tqdm(total=total, initial=start_step, desc="fit", disable=not progress, leave=False, mininterval=0.5)
     step = start_step
     try:
         for step in range(start_step, total):
@@ -217,7 +218,7 @@ def fit(
             result.padded_tokens += batch["attention_mask"].numel()
             result.steps = step + 1
             if step % log_every == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
             bar.update(1)
             if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
                 result.seconds = time.perf_counter() - t0
