@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +33,7 @@ from torch import nn
 
 from itlib.data import Example
 from itlib.formats import Rendered, encode, prompt_ids, prompt_text
-from itlib.train import FitResult, batch_plan, collate, lr_factor, pick_device
+from itlib.train import FitResult, collate, fit
 
 __all__ = [
     "Encoded", "SequenceClassifier", "TokenTagger", "encode_classification", "encode_tagging",
@@ -199,7 +198,7 @@ def encode_tagging(examples: Sequence[Example], tokenizer, tags: Sequence[str],
     return out
 
 
-def _batch(items: Sequence[Encoded], pad_id: int, device) -> dict:
+def _batch(items: Sequence[Encoded], pad_id: int, device="cpu") -> dict:
     batch = collate([it.as_rendered() for it in items], pad_id)
     batch["labels"] = torch.tensor([y for it in items for y in it.labels], dtype=torch.long)
     return {k: v.to(device) for k, v in batch.items()}
@@ -213,43 +212,18 @@ def train_head(model: _Head, tokenizer, data: Sequence[Encoded], *, epochs: floa
                seed: int = 0, device: str = "auto", progress: bool = True) -> FitResult:
     """Minimise the cross-entropy of the head's logits at the read positions,
         L = -(1/N) sum_n log softmax(W h_n + b)[y_n],
-    over all parameters that require grad (backbone and head), with `itlib.train`'s recipe:
-    length-grouped batches, AdamW, warm-up + cosine decay, gradient clipping, seeded.
-    (`itlib.train.fit` trains the LM loss only; this is the same loop with a head's loss.)"""
-    from tqdm.auto import tqdm
-
+    over all parameters that require grad (backbone and head): `itlib.train.fit` (length-grouped
+    batches, AdamW, warm-up + cosine decay, gradient clipping, seeded) with the head's loss."""
     if not data:
         raise ValueError("train_head got no training examples")
-    device = pick_device(device)
-    torch.manual_seed(seed)
-    model.to(device).train()
-    plan = batch_plan([len(d.input_ids) for d in data], epochs, batch_tokens, max_batch, seed)
-    total, warm = len(plan), max(1, int(warmup * len(plan)))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optim = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
-    result = FitResult(device=device)
-    t0 = time.perf_counter()
-    bar = tqdm(total=total, desc="train_head", disable=not progress, leave=False, mininterval=0.5)
-    for step, idx in enumerate(plan):
-        batch = _batch([data[i] for i in idx], tokenizer.pad_token_id, device)
-        loss = F.cross_entropy(model.batch_logits(batch), batch["labels"])
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        optim.step()
-        sched.step()
-        result.losses.append(loss.item())
-        result.tokens += int(batch["attention_mask"].sum())
-        result.padded_tokens += batch["attention_mask"].numel()
-        result.steps = step + 1
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
-        bar.update(1)
-    bar.close()
-    result.seconds = time.perf_counter() - t0
-    model.eval()
-    return result
+    return fit(model, tokenizer, rendered=data, collate_fn=_batch, loss_fn=head_loss, epochs=epochs, lr=lr,
+               batch_tokens=batch_tokens, max_batch=max_batch, warmup=warmup, clip=clip, seed=seed,
+               device=device, precision="fp32", progress=progress)
+
+
+def head_loss(model: _Head, batch: dict) -> torch.Tensor:
+    """Cross-entropy of the head's logits at the read positions against the labels."""
+    return F.cross_entropy(model.batch_logits(batch), batch["labels"])
 
 
 # ------------------------------------------------------------------------------------------ prediction

@@ -13,9 +13,9 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -74,6 +74,12 @@ def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.T
     mask = loss_mask[:, 1:].float()
     token_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
     return -(token_logp * mask).sum() / mask.sum().clamp(min=1)
+
+
+def answer_loss(model, batch: dict) -> torch.Tensor:
+    """The default training loss: `masked_nll` of the model's logits on a collated batch."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return masked_nll(logits, batch["input_ids"], batch["loss_mask"])
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int,
@@ -148,6 +154,8 @@ def fit(
     device: str = "auto",
     precision: str = "auto",
     penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+    loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
+    collate_fn: Callable[[Sequence, int], dict] | None = None,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = False,
@@ -157,7 +165,10 @@ def fit(
     """Instruction-tune `model` on `examples` (or pre-`rendered` token sequences).
 
     Only the answer tokens carry loss (`masked_nll`); `penalty(model)`, if given, is added to the
-    loss (e.g. a Gaussian prior, see `itlib.bayes`). Only parameters with requires_grad are trained.
+    loss (e.g. a Gaussian prior, see `itlib.bayes`). `loss_fn(model, batch)` replaces the answer loss
+    (batch: input_ids, attention_mask, loss_mask; default `answer_loss`), e.g. for distillation or
+    noisy embeddings; `collate_fn(items, pad_id)` (default `collate`) makes the batch from the
+    `rendered` items. Only parameters with requires_grad are trained.
     Two runs with the same seed on CPU give identical losses. With `checkpoint_dir`, a checkpoint is
     written atomically every `checkpoint_every` steps, at the end, and on KeyboardInterrupt;
     `resume=True` continues from the newest one and ends with the same weights as an
@@ -200,12 +211,11 @@ def fit(
     step = start_step
     try:
         for step in range(start_step, total):
-            batch = collate([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
+            batch = (collate_fn or collate)([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device_type=device if device != "mps" else "cpu", dtype=torch.bfloat16,
                                 enabled=bf16):
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            loss = masked_nll(logits, batch["input_ids"], batch["loss_mask"])
+                loss = (loss_fn or answer_loss)(model, batch)
             total_loss = loss + penalty(model) if penalty is not None else loss
             optim.zero_grad(set_to_none=True)
             total_loss.backward()
