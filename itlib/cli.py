@@ -69,6 +69,8 @@ def cmd_train(args) -> int:
     metrics = run_training(out=args.out, data=args.data, base=args.base, fmt=args.fmt, seed=args.seed,
                            epochs=args.epochs, lr=args.lr, n_train_per_task=args.n_train, size=args.size,
                            arch=args.arch, device=args.device, overwrite=args.overwrite)
+    if metrics is None:  # a rank > 0 under torchrun: rank 0 reports and saves
+        return 0
     print(json.dumps({k: metrics[k] for k in ("exact_match", "train_seconds", "per_task")}, indent=2,
                      ensure_ascii=False))
     print(f"saved to {args.out}")

@@ -65,7 +65,7 @@ def generate(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
-    prompts = [prompt_ids(ex, tokenizer, fmt) for ex in examples]
+    prompts = keep_in_context([prompt_ids(ex, tokenizer, fmt) for ex in examples], model, max_new_tokens)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: list[str] = [""] * len(prompts)
     was_training = model.training
@@ -88,6 +88,25 @@ def generate(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 
             answers[i] = decode_answer(tokenizer, out[row, width:].tolist())
     model.train(was_training)
     return answers
+
+
+def keep_in_context(prompts: list[list[int]], model, max_new_tokens: int) -> list[list[int]]:
+    """Prompts longer than the model's context minus `max_new_tokens` keep their last tokens (the
+    answer is generated after them), with one warning that says how many were cut."""
+    from itlib.train import context_length
+
+    limit = context_length(model)
+    if not limit:
+        return prompts
+    room = max(limit - max_new_tokens, 1)
+    long = [i for i, p in enumerate(prompts) if len(p) > room]
+    if long:
+        import warnings
+
+        warnings.warn(f"{len(long)} of {len(prompts)} prompts are longer than the model's context of {limit} tokens "
+                      f"minus max_new_tokens={max_new_tokens}; they keep their last {room} tokens (the first "
+                      f"was example {long[0]})", stacklevel=3)
+    return [p[-room:] if len(p) > room else p for p in prompts]
 
 
 def decode_answer(tokenizer, ids: list[int]) -> str:

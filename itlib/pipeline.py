@@ -83,10 +83,11 @@ def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs
     """The whole pipeline: data -> model -> fit -> evaluate on held-out inputs -> save `out`.
 
     Writes the HF folder and `out/metrics.json` (exact_match on held-out inputs of seen tasks,
-    per_task, per_difficulty, train_seconds, ...). Returns the metrics."""
+    per_task, per_difficulty, train_seconds, ...). Returns the metrics. Under `torchrun` every rank
+    trains on its shard of the data and only rank 0 evaluates and saves (other ranks return None)."""
     from itlib.evaluate import evaluate
     from itlib.models import save_model
-    from itlib.train import pick_device
+    from itlib.train import distributed, pick_device
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -97,6 +98,10 @@ def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs
     recipe = "scratch" if str(base) == "none" else "pretrained"
     result = tune(model, tokenizer, splits["train"], fmt=fmt, epochs=epochs, lr=lr, seed=seed, device=device,
                   recipe=recipe, progress=progress)
+    rank, world = distributed()
+    if rank > 0:
+        _finish(world)
+        return None
     report = evaluate(model, tokenizer, splits["test_inputs"], fmt=fmt)
     metrics = {k: v for k, v in report.items() if k != "predictions"}
     metrics.update(train_seconds=round(result.seconds, 2), train_steps=result.steps, final_loss=result.losses[-1],
@@ -105,8 +110,19 @@ def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs
     if "test_templates" in splits:
         metrics["exact_match_heldout_templates"] = evaluate(model, tokenizer, splits["test_templates"],
                                                             fmt=fmt)["exact_match"]
+    metrics["world_size"] = world
     save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=overwrite)
+    _finish(world)
     return metrics
+
+
+def _finish(world: int) -> None:
+    """Under torchrun: wait until rank 0 has saved, then close the process group."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def run_eval(model_dir, data=None, fmt="prefix", seed=0, device="auto") -> dict:

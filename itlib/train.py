@@ -128,6 +128,60 @@ def collate(items: Sequence[Rendered], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": attn, "loss_mask": mask}
 
 
+def fit_to_context(rendered: Sequence[Rendered], max_len: int | None) -> list[Rendered]:
+    """Cut sequences longer than the model's context (`max_len` tokens) to their first `max_len`
+    tokens, with one warning that says how many were cut and how many tokens were dropped."""
+    rendered = list(rendered)
+    if not max_len:
+        return rendered
+    long = [i for i, r in enumerate(rendered) if isinstance(r, Rendered) and len(r.input_ids) > max_len]
+    if long:
+        import warnings
+
+        dropped = sum(len(rendered[i].input_ids) - max_len for i in long)
+        warnings.warn(f"{len(long)} of {len(rendered)} training sequences are longer than the model's context of "
+                      f"{max_len} tokens and were cut to {max_len} ({dropped} tokens dropped; the first was "
+                      f"sequence {long[0]})", stacklevel=3)
+        for i in long:
+            r = rendered[i]
+            rendered[i] = Rendered(r.input_ids[:max_len], r.loss_mask[:max_len], min(r.prompt_len, max_len))
+    return rendered
+
+
+def context_length(model) -> int | None:
+    """The longest sequence the model accepts (max_position_embeddings / n_positions), if it says."""
+    config = getattr(model, "config", None)
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) under `torchrun` (its RANK / WORLD_SIZE variables); (0, 1) otherwise.
+    Starts the process group on first use: gloo on CPU, nccl on GPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def average_gradients(params, world: int) -> None:
+    """Data parallelism: every rank computed gradients on its own shard; replace them by the mean
+    over ranks (one all-reduce of a flat buffer), so all ranks take the same optimizer step."""
+    import torch.distributed as dist
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset: offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
 def lr_factor(step: int, total: int, warmup: int, floor: float = 0.1) -> float:
     """Linear warm-up to 1 over `warmup` steps, then cosine decay to `floor`."""
     if step < warmup:
@@ -182,12 +236,18 @@ def fit(
         rendered = [render(ex, tokenizer, fmt) for ex in examples]
     if not rendered:
         raise ValueError("fit got no training examples")
+    rendered = fit_to_context(rendered, context_length(model))
+    rank, world = distributed()
     device = pick_device(device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
     bf16 = use_bf16(model, device, precision)
     torch.manual_seed(seed)
     model.to(device).train()
 
     plan = batch_plan([len(r.input_ids) for r in rendered], epochs, batch_tokens, max_batch, seed)
+    if world > 1:  # data sharded by rank: rank r takes batches r, r + world, ...; all ranks take as many steps
+        plan = plan[rank::world][: len(plan) // world]
     total = len(plan)
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -200,8 +260,10 @@ def fit(
     warm = max(1, int(warmup * total))
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
 
-    result = FitResult(device=device)
+    result = FitResult(device=str(device))
     start_step = 0
+    if rank > 0:  # logging and saving on rank 0 only
+        checkpoint_dir, progress = None, False
     if resume and checkpoint_dir is not None:
         start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result)
 
@@ -213,12 +275,17 @@ def fit(
         for step in range(start_step, total):
             batch = (collate_fn or collate)([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device_type=device if device != "mps" else "cpu", dtype=torch.bfloat16,
+            with torch.autocast(device_type=device.split(":")[0] if device != "mps" else "cpu", dtype=torch.bfloat16,
                                 enabled=bf16):
                 loss = (loss_fn or answer_loss)(model, batch)
             total_loss = loss + penalty(model) if penalty is not None else loss
             optim.zero_grad(set_to_none=True)
             total_loss.backward()
+            if world > 1:
+                average_gradients(params, world)
+                loss = loss.detach().clone()
+                torch.distributed.all_reduce(loss)
+                loss /= world
             if clip:
                 torch.nn.utils.clip_grad_norm_(params, clip)
             optim.step()
