@@ -183,3 +183,25 @@ def scaled(penalty, factor: float):
     """penalty(model) * factor: e.g. factor = 1/N, because `fit` minimises the *mean* loss per token while
     the log-prior is added once to a *sum* over N examples (see notebook 09)."""
     return lambda model: penalty(model) * factor
+
+
+def answer_nll(model, tokenizer, examples: Sequence, fmt: str = "prefix", batch_size: int = 64) -> float:
+    """Mean negative log-likelihood per answer token (answer + EOS) of `examples`: a smooth score of
+    how well the model has learnt a task, informative even while exact match is still 0."""
+    from itlib.formats import render
+    from itlib.train import collate, masked_nll
+
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(examples), batch_size):
+            b = collate([render(e, tokenizer, fmt) for e in examples[s: s + batch_size]], tokenizer.pad_token_id)
+            b = {k: v.to(device) for k, v in b.items()}
+            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            n = int(b["loss_mask"][:, 1:].sum())
+            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
+            count += n
+    model.train(was_training)
+    return total / max(count, 1)

@@ -1,19 +1,354 @@
-"""Experiments in miniature: what the pretrained base model brings to instruction tuning."""
+"""Experiments in miniature: what the model brings to instruction tuning (notebook 10).
+
+Each experiment trains several small models the same way and scores them the same way, so that
+one thing changes at a time:
+
+- `size_sweep`       model size (width / depth), same data and the same steps (hence the same tokens)
+- `arch_compare`     Llama-style vs GPT-2-style at (about) the same size
+- `pretrain_mini`    a base model pretrained on `n_docs` documents of the course corpus
+- `pretrain_sweep`   bases pretrained on more and more corpus, each tuned the same way
+- `cluster_ablation` FLAN's ablation: tune on 1, 3, 5 task clusters (fixed budget), score a held-out cluster
+- `template_ablation` T0's ablation: k templates per task, scored on held-out phrasings (median, spread)
+- `few_examples`     few examples on the pretrained base vs the same few from scratch
+
+All training goes through `itlib.train.fit`, all scoring through `itlib.evaluate.evaluate` plus
+`heldout_loss` (the masked answer NLL on test examples: a smooth score that moves before exact
+match does).
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 
 from itlib.evaluate import evaluate
 from itlib.pipeline import suite_data
 from itlib.train import fit
 
+TUNE = dict(lr=2e-3, batch_tokens=1024)  # the course's recipe for these sizes (itlib.pipeline.RECIPES)
+
 
 def steps_to_epochs(n_examples: int, steps: int, batch_tokens: int, tokens_per_example: int = 40) -> float:
     """Epochs that give about `steps` optimiser steps, so runs on different N get the same compute."""
     per_epoch = max(1, round(n_examples * tokens_per_example / batch_tokens))
     return steps / per_epoch
+
+
+# ------------------------------------------------------------------------------------- scoring
+
+
+def heldout_loss(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 64) -> float:
+    """Mean negative log-likelihood per answer token (answer + EOS) of the reference answers of
+    `examples`: the training loss, measured on held-out examples, averaged over all their tokens."""
+    import torch
+
+    from itlib.formats import render
+    from itlib.train import collate, masked_nll
+
+    rendered = [render(ex, tokenizer, fmt) for ex in examples]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(rendered), batch_size):
+            b = {k: v.to(device) for k, v in collate(rendered[s: s + batch_size], tokenizer.pad_token_id).items()}
+            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+            n = int(b["loss_mask"][:, 1:].sum())
+            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
+            count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def tune_and_score(model, tokenizer, train, test, *, epochs: float, fmt: str = "prefix", seed: int = 0,
+                   progress: bool = False, **fit_kwargs) -> dict:
+    """`fit` `model` on `train` (in place), then exact match and held-out loss on `test`."""
+    from itlib.models import n_params
+
+    kwargs = {**TUNE, **fit_kwargs}
+    res = fit(model, tokenizer, train, fmt=fmt, epochs=epochs, seed=seed, progress=progress, **kwargs)
+    report = evaluate(model, tokenizer, test, fmt=fmt)
+    return {"params": n_params(model), "steps": res.steps, "tokens": res.tokens, "seconds": round(res.seconds, 1),
+            "exact_match": report["exact_match"], "heldout_loss": heldout_loss(model, tokenizer, test, fmt)}
+
+
+# ------------------------------------------------------------------------------------- model size
+
+
+def _size_spec(size) -> tuple[str, str, dict]:
+    """A size given as a name in SIZES, or as a dict of overrides on top of `base` (default "micro")."""
+    from itlib.models import SIZES
+
+    if isinstance(size, str):
+        return size, size, {}
+    spec = dict(size)
+    base = spec.pop("base", "micro")
+    label = spec.pop("name", None) or "h{}-L{}".format(spec.get("hidden", SIZES[base]["hidden"]),
+                                                      spec.get("layers", SIZES[base]["layers"]))
+    return label, base, spec
+
+
+def size_sweep(tokenizer, train, test, sizes=("micro", "tiny", "small"), arch: str = "llama",
+               epochs: float = 1.0, seed: int = 0, progress: bool = False, **fit_kwargs):
+    """Models of increasing size trained from scratch on the same data with the same steps (the batch
+    plan depends only on the data, so the token count is the same too). `sizes`: names in
+    `itlib.models.SIZES` or dicts of overrides, e.g. {"hidden": 32, "layers": 1} (on top of micro).
+    Returns a DataFrame, one row per size."""
+    import pandas as pd
+
+    from itlib.models import SIZES, build_model
+
+    rows = []
+    for size in sizes:
+        label, base, overrides = _size_spec(size)
+        shape = {**SIZES[base], **overrides}
+        model = build_model(tokenizer, arch=arch, size=base, seed=seed, **overrides)
+        row = tune_and_score(model, tokenizer, train, test, epochs=epochs, seed=seed, progress=progress, **fit_kwargs)
+        rows.append({"size": label, "hidden": shape["hidden"], "layers": shape["layers"], **row})
+    return pd.DataFrame(rows)
+
+
+def arch_compare(tokenizer, train, test, archs=("llama", "gpt2"), size="micro", epochs: float = 1.0,
+                 seed: int = 0, progress: bool = False, **fit_kwargs):
+    """The same size in each architecture, trained from scratch the same way. Returns a DataFrame."""
+    import pandas as pd
+
+    from itlib.models import build_model
+
+    rows = []
+    for arch in archs:
+        label, base, overrides = _size_spec(size)
+        model = build_model(tokenizer, arch=arch, size=base, seed=seed, **overrides)
+        row = tune_and_score(model, tokenizer, train, test, epochs=epochs, seed=seed, progress=progress, **fit_kwargs)
+        rows.append({"arch": arch, "size": label, **row})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------- pretraining data
+
+_CORPUS: dict = {}
+
+
+def corpus(n_eval_docs: int = 200) -> tuple[list[str], list[str]]:
+    """The shipped base's pretraining documents and the first `n_eval_docs` of its held-out documents
+    (the same held-out set for every base, so corpus losses compare). Cached."""
+    if "docs" not in _CORPUS:
+        from itlib.pretrain import corpus_splits
+
+        _CORPUS["docs"] = corpus_splits()
+    train_docs, eval_docs = _CORPUS["docs"]
+    return train_docs, eval_docs[:n_eval_docs]
+
+
+def pretrain_mini(tokenizer, n_docs: int, size="tiny", arch: str = "llama", epochs: float = 1.0,
+                  lr: float = 2e-3, batch_tokens: int = 1024, seed: int = 0, progress: bool = False):
+    """A base model pretrained (next-token loss on every token, `itlib.pretrain`'s recipe) on the first
+    `n_docs` documents of the course corpus; `n_docs=0` gives the untrained model. Returns
+    (model, info) with info = n_docs, pretrain_tokens, seconds, corpus_loss (on held-out documents)."""
+    from itlib.models import build_model
+    from itlib.pretrain import corpus_loss, pack
+
+    train_docs, eval_docs = corpus()
+    if n_docs > len(train_docs):
+        raise ValueError(f"n_docs={n_docs}: the corpus has {len(train_docs)} training documents")
+    label, base, overrides = _size_spec(size)
+    model = build_model(tokenizer, arch=arch, size=base, seed=seed, **overrides)
+    tokens, seconds = 0, 0.0
+    if n_docs:
+        chunks = pack(train_docs[:n_docs], tokenizer, seq_len=128)
+        res = fit(model, tokenizer, rendered=chunks, epochs=epochs, lr=lr, batch_tokens=batch_tokens, seed=seed,
+                  progress=progress)
+        tokens, seconds = res.tokens, res.seconds
+    info = {"n_docs": n_docs, "pretrain_tokens": tokens, "pretrain_seconds": round(seconds, 1),
+            "corpus_loss": corpus_loss(model, tokenizer, eval_docs)}
+    return model.eval(), info
+
+
+def shipped_base_info(model, tokenizer) -> dict:
+    """The shipped base's pretraining numbers (from its metrics.json) and its held-out corpus loss."""
+    import json
+
+    import itlib
+    from itlib.pretrain import corpus_loss
+
+    metrics = json.loads((itlib.BASE_DIR / "metrics.json").read_text())
+    return {"n_docs": metrics["config"]["n_docs"], "pretrain_tokens": metrics["train_tokens"],
+            "pretrain_seconds": metrics["train_seconds"], "corpus_loss": corpus_loss(model, tokenizer, corpus()[1])}
+
+
+def pretrain_sweep(tokenizer, train, test, doc_counts=(0, 1000, 4000), size="tiny", arch: str = "llama",
+                   shipped=None, pretrain_epochs: float = 1.0, epochs: float = 1.0, seed: int = 0,
+                   progress: bool = False, **fit_kwargs):
+    """Bases pretrained on more and more of the corpus (`pretrain_mini`), each then instruction-tuned
+    on the same `train` with the same steps and scored on `test`. `shipped`: the shipped base model
+    (same tokenizer) to add as the point with the most pretraining data. Returns a DataFrame."""
+    import pandas as pd
+
+    rows = []
+    for n in doc_counts:
+        model, info = pretrain_mini(tokenizer, n, size=size, arch=arch, epochs=pretrain_epochs, seed=seed,
+                                    progress=progress)
+        row = tune_and_score(model, tokenizer, train, test, epochs=epochs, seed=seed, progress=progress, **fit_kwargs)
+        rows.append({"base": f"{n} docs" if n else "none (scratch)", **info, **row})
+    if shipped is not None:
+        info = shipped_base_info(shipped, tokenizer)
+        row = tune_and_score(copy.deepcopy(shipped), tokenizer, train, test, epochs=epochs, seed=seed,
+                             progress=progress, **fit_kwargs)
+        rows.append({"base": "shipped", **info, **row})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------- tasks and templates
+
+
+def cluster_order(heldout_cluster: str, seed: int = 0) -> list[str]:
+    """The clusters other than `heldout_cluster`, in a seeded random order (added one by one)."""
+    from itlib.tasks import CLUSTERS
+
+    if heldout_cluster not in CLUSTERS:
+        raise ValueError(f"unknown cluster {heldout_cluster!r}; the suite has {', '.join(CLUSTERS)}")
+    others = [c for c in CLUSTERS if c != heldout_cluster]
+    random.Random(seed).shuffle(others)
+    return others
+
+
+def cluster_mix(pool, clusters, n_train: int, seed: int = 0) -> list:
+    """`n_train` examples from `pool`, split evenly over the tasks of `clusters` (a fixed total budget
+    however many clusters), shuffled."""
+    from itlib.tasks import CLUSTERS
+
+    tasks = [t for c in clusters for t in CLUSTERS[c]]
+    share = [n_train // len(tasks) + (i < n_train % len(tasks)) for i in range(len(tasks))]
+    out = []
+    for task, n in zip(tasks, share):
+        mine = [ex for ex in pool if ex.task == task]
+        if len(mine) < n:
+            raise ValueError(f"task {task!r} has {len(mine)} examples in the pool, {n} needed")
+        out += mine[:n]
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def cluster_ablation(model, tokenizer, heldout_cluster: str = "classify", n_clusters=(1, 3, 5), n_train: int = 1200,
+                     n_test_per_task: int = 30, order=None, epochs: float = 1.0, seed: int = 0,
+                     progress: bool = False, **fit_kwargs):
+    """FLAN's ablation in miniature: tune copies of `model` on the tasks of the first k clusters of
+    `order` (k in `n_clusters`; default `cluster_order`), always `n_train` examples in all and the same
+    passes, and score on the tasks of `heldout_cluster`, which no run trains on. Also scores new
+    inputs of the tasks each run did train on. Returns a DataFrame, one row per k."""
+    import pandas as pd
+
+    from itlib.tasks import CLUSTERS
+
+    order = list(order) if order is not None else cluster_order(heldout_cluster, seed)
+    if heldout_cluster in order:
+        raise ValueError(f"the held-out cluster {heldout_cluster!r} cannot be in the training order")
+    if max(n_clusters) > len(order):
+        raise ValueError(f"{max(n_clusters)} clusters asked for, {len(order)} available besides {heldout_cluster!r}")
+    fewest_tasks = min(len(CLUSTERS[c]) for c in order[: min(n_clusters)])
+    splits = suite_data(n_train_per_task=-(-n_train // fewest_tasks), n_test_per_task=n_test_per_task, seed=seed,
+                        heldout_tasks=(heldout_cluster,))
+    heldout = splits["test_tasks"]
+    rows = []
+    for k in n_clusters:
+        clusters = order[:k]
+        train = cluster_mix(splits["train"], clusters, n_train, seed)
+        seen = [ex for ex in splits["test_inputs"] if ex.cluster in clusters]
+        tuned = copy.deepcopy(model)
+        row = tune_and_score(tuned, tokenizer, train, heldout, epochs=epochs, seed=seed, progress=progress,
+                             **fit_kwargs)
+        rows.append({"n_clusters": k, "clusters": "+".join(clusters), "n_tasks": len({ex.task for ex in train}),
+                     "n_train": len(train), **row, "exact_match_seen": evaluate(tuned, tokenizer, seen)["exact_match"]})
+    return pd.DataFrame(rows)
+
+
+def with_k_templates(examples, k: int, seed: int = 0) -> list:
+    """The same examples (same inputs and answers), re-phrased so that each task uses exactly `k` of
+    its training templates (the same nested choice for every k: the first k of a seeded shuffle of
+    its English training templates), each example one of them at random."""
+    from itlib.tasks import get_task
+
+    rng = random.Random(seed)
+    chosen: dict[str, list[str]] = {}
+    out = []
+    for ex in examples:
+        if ex.task not in chosen:
+            task = get_task(ex.task)
+            english = [t for t in task.train_templates() if t in task.templates]
+            if k > len(english):
+                raise ValueError(f"task {ex.task!r} has {len(english)} English training templates, k={k} asked for")
+            random.Random(f"{seed}-{ex.task}").shuffle(english)
+            chosen[ex.task] = english[:k]
+        template = rng.choice(chosen[ex.task])
+        out.append(dataclasses.replace(ex, instruction=template,
+                                       template=get_task(ex.task).all_templates().index(template)))
+    return out
+
+
+def heldout_phrasings(n_inputs: int = 9, tasks=None, seed: int = 0) -> list:
+    """Every held-out English template of every task with the same new inputs each (the suite's
+    `test_templates` inputs, `n_inputs` rounded up to a multiple of 3: as many per difficulty), so
+    that each phrasing gets its own score."""
+    from itlib.tasks import get_task
+
+    n_inputs = 3 * -(-max(1, n_inputs) // 3)
+    splits = suite_data(n_train_per_task=0, n_test_per_task=n_inputs, seed=seed)
+    out = []
+    by_task: dict[str, list] = {}
+    for ex in splits["test_templates"]:
+        by_task.setdefault(ex.task, []).append(ex)
+    for name, exs in by_task.items():
+        if tasks is not None and name not in tasks:
+            continue
+        task = get_task(name)
+        picked = exs[:n_inputs]
+        for template in task.templates[-task.n_heldout:]:
+            out += [dataclasses.replace(ex, instruction=template, template=task.all_templates().index(template))
+                    for ex in picked]
+    return out
+
+
+def per_template(model, tokenizer, examples, fmt: str = "prefix") -> dict[tuple[str, int], float]:
+    """Exact match of each (task, template) group of `examples`."""
+    report = evaluate(model, tokenizer, examples, fmt=fmt)
+    groups: dict[tuple[str, int], list[bool]] = {}
+    for ex, pred in zip(examples, report["predictions"]):
+        groups.setdefault((ex.task, ex.template), []).append(" ".join(pred.split()) == " ".join(ex.output.split()))
+    return {key: sum(v) / len(v) for key, v in groups.items()}
+
+
+def template_ablation(model, tokenizer, train, ks=(1, 3, 6), n_inputs: int = 9, epochs: float = 1.0, seed: int = 0,
+                      progress: bool = False, **fit_kwargs):
+    """T0's ablation in miniature: copies of `model` tuned on the same examples phrased with k templates
+    per task (`with_k_templates`), same steps, then scored on each held-out phrasing separately
+    (`heldout_phrasings`). Returns a DataFrame with one row per (k, task, template)."""
+    import pandas as pd
+
+    tasks = sorted({ex.task for ex in train})
+    test = heldout_phrasings(n_inputs, tasks=tasks, seed=seed)
+    rows = []
+    for k in ks:
+        tuned = copy.deepcopy(model)
+        res = fit(tuned, tokenizer, with_k_templates(train, k, seed), epochs=epochs, seed=seed, progress=progress,
+                  **{**TUNE, **fit_kwargs})
+        for (task, template), em in per_template(tuned, tokenizer, test).items():
+            rows.append({"k": k, "task": task, "template": template, "exact_match": em, "steps": res.steps})
+    return pd.DataFrame(rows)
+
+
+def spread(df, by: str = "k", value: str = "exact_match"):
+    """Median, quartiles, interquartile range, min and max of `value` per `by` (T0's plots)."""
+    g = df.groupby(by)[value]
+    out = g.median().to_frame("median")
+    out["q1"], out["q3"] = g.quantile(0.25), g.quantile(0.75)
+    out["iqr"] = out["q3"] - out["q1"]
+    out["min"], out["max"], out["mean"] = g.min(), g.max(), g.mean()
+    return out
+
+
+# ------------------------------------------------------------------------------------- few examples
 
 
 def few_examples(ns=(16, 64, 256), steps: int = 400, seed: int = 0, n_test_per_task: int = 12,
