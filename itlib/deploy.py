@@ -49,11 +49,12 @@ __all__ = [
 # so apply_chat_template(..., add_generation_prompt=True) gives the token ids the model was tuned on.
 _USER = "{% set parts = m['content'].split('\\n\\n', 1) %}{% set i = parts[0] %}"
 _HAS_INPUT = "{% if parts|length > 1 %}"
+_NL = "{{ '\\n' }}"  # a newline right after a block tag would be eaten (transformers sets trim_blocks)
 _TURN = {
     "prefix": (_USER + "Instruction: {{ i }}\n" + _HAS_INPUT + "Input: {{ parts[1] }}\n{% endif %}Answer:\n"),
     "infilling": (_USER + "<|fim_prefix|>Input: " + _HAS_INPUT + "{{ parts[1] }}{% endif %}"
-                  "\nAnswer: <|fim_suffix|>\n(as asked: {{ i }})<|fim_middle|>"),
-    "seq2seq": _USER + "{{ i }}" + _HAS_INPUT + "\n{{ parts[1] }}{% endif %}<sep>",
+                  + _NL + "Answer: <|fim_suffix|>\n(as asked: {{ i }})<|fim_middle|>"),
+    "seq2seq": _USER + "{{ i }}" + _HAS_INPUT + _NL + "{{ parts[1] }}{% endif %}<sep>",
     "chat": "<|user|>\n{{ m['content'] }}\n<|assistant|>\n",
 }
 
@@ -128,7 +129,7 @@ def load_for_serving(folder: str | Path, device: str | None = None):
 
 
 # The program a user without itlib runs: plain transformers, reads a JSON job on stdin
-# {"folders": [...], "messages": [...]} and prints {"answers": {folder: [...]}, "modules": [...]}.
+# {"folders": [...], "messages": [...], "batch_size": 32, "generate": {}} and prints {"answers": {folder: [...]}, "modules": [...]}.
 SERVE_SCRIPT = """\
 import json, sys
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
@@ -143,23 +144,26 @@ for folder in job["folders"]:
     model = AutoModelForCausalLM.from_pretrained(folder)
     chat = pipeline("text-generation", model=model, tokenizer=tokenizer)
     chats = [[{"role": "user", "content": text}] for text in job["messages"]]
-    replies = chat(chats, **job.get("generate", {}))
+    replies = chat(chats, batch_size=job["batch_size"], **job["generate"])
     answers[folder] = [reply[0]["generated_text"][-1]["content"] for reply in replies]
 print(json.dumps({"answers": answers, "itlib_loaded": "itlib" in sys.modules}))
 """
 
 
 def answer_in_fresh_process(folders: str | Path | Sequence[str | Path], messages: Sequence[str],
-                            timeout: float = 300, **generate_kwargs) -> dict:
+                            batch_size: int = 32, timeout: float = 300, **generate_kwargs) -> dict:
     """Run `SERVE_SCRIPT` in a new Python process (`python -c`, offline, no itlib import) on each
     folder and return {"answers": {folder: [answer per message]}, "itlib_loaded": bool, "seconds": ...}.
+
+    The pipeline answers `batch_size` messages at a time (left-padded; one at a time is ~10x slower).
 
     `generate_kwargs` (e.g. max_new_tokens) go to the pipeline call; by default the folder's own
     generation config decides how to decode."""
     if isinstance(folders, (str, Path)):
         folders = [folders]
     folders = [str(_check_folder(f).resolve()) for f in folders]
-    job = json.dumps({"folders": folders, "messages": list(messages), "generate": generate_kwargs})
+    job = json.dumps({"folders": folders, "messages": list(messages), "batch_size": batch_size,
+                      "generate": generate_kwargs})
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("PYTHONPATH", None)
     t0 = time.perf_counter()

@@ -267,11 +267,11 @@ def cluster_ablation(model, tokenizer, heldout_cluster: str = "classify", n_clus
 def with_k_templates(examples, k: int, seed: int = 0) -> list:
     """The same examples (same inputs and answers), re-phrased so that each task uses exactly `k` of
     its training templates (the same nested choice for every k: the first k of a seeded shuffle of
-    its English training templates), each example one of them at random."""
+    its English training templates), taken in turn so that each is used equally often."""
     from itlib.tasks import get_task
 
-    rng = random.Random(seed)
     chosen: dict[str, list[str]] = {}
+    used: dict[str, int] = {}
     out = []
     for ex in examples:
         if ex.task not in chosen:
@@ -281,7 +281,8 @@ def with_k_templates(examples, k: int, seed: int = 0) -> list:
                 raise ValueError(f"task {ex.task!r} has {len(english)} English training templates, k={k} asked for")
             random.Random(f"{seed}-{ex.task}").shuffle(english)
             chosen[ex.task] = english[:k]
-        template = rng.choice(chosen[ex.task])
+        template = chosen[ex.task][used.get(ex.task, 0) % k]
+        used[ex.task] = used.get(ex.task, 0) + 1
         out.append(dataclasses.replace(ex, instruction=template,
                                        template=get_task(ex.task).all_templates().index(template)))
     return out

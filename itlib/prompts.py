@@ -42,7 +42,7 @@ from itlib.train import collate, masked_nll
 
 __all__ = [
     "SLOT", "SlotRendered", "SoftPrompt", "answer_logprobs", "collate_slots", "distinct_answers",
-    "ensemble_by_probability", "generate_soft", "init_prompt", "majority_vote", "render_slot", "rephrase",
+    "ensemble_by_probability", "generate_soft", "init_prompt", "instruction_tokens", "majority_vote", "render_slot", "rephrase",
     "score_templates", "soft_prompt_loss", "soft_prompt_with_peft", "train_soft_prompt",
 ]
 
@@ -124,11 +124,27 @@ class SlotRendered:
     slot: int
 
 
+def _around_instruction(example: Example, fmt: str) -> tuple[str, str, str]:
+    """f(X, I)'s prompt text split around the instruction: (head, lead, tail), where `lead` is the
+    whitespace just before the instruction (its tokens carry it: "Instruction:" + " Sort ...")."""
+    head, tail = prompt_text(dataclasses.replace(example, instruction=SLOT), fmt).split(SLOT)
+    stripped = head.rstrip(" ")
+    return stripped, head[len(stripped):], tail
+
+
+def instruction_tokens(tokenizer, instruction: str, fmt: str = "prefix") -> list[int]:
+    """The token ids `instruction` has inside f(X, I) (with the space before it): a soft prompt
+    initialised with their embeddings (init="text", token_ids=...) *is* the hand-written prompt."""
+    _, lead, _ = _around_instruction(Example(instruction, "x", "y"), fmt)
+    return encode(tokenizer, lead + instruction)
+
+
 def render_slot(example: Example, tokenizer, fmt: str = "prefix", where: str = "instruction") -> SlotRendered:
     """Tokenise f(X, I) + Y + EOS and mark the soft prompt's place.
 
     where="instruction": the soft prompt *replaces* the instruction: the tokens are f(X, ·) with the
-    instruction's text removed, and `slot` is where it was ("<s>Instruction: [P]\\nInput: ...").
+    instruction's tokens removed, and `slot` is where they were ("<s>Instruction:[P]\\nInput: ...");
+    P = the embeddings of `instruction_tokens(...)` gives exactly the model's input for f(X, I).
     where="start": the instruction stays, and the soft prompt goes in front of everything (slot 0,
     before BOS), as `peft`'s prompt tuning does.
     """
@@ -136,8 +152,7 @@ def render_slot(example: Example, tokenizer, fmt: str = "prefix", where: str = "
     if where == "start":
         prompt, slot = prompt_ids(example, tokenizer, fmt), 0
     elif where == "instruction":
-        marked = prompt_text(dataclasses.replace(example, instruction=SLOT), fmt)
-        head, tail = marked.split(SLOT)
+        head, _, tail = _around_instruction(example, fmt)
         prompt = [tokenizer.bos_token_id] + encode(tokenizer, head)
         slot = len(prompt)
         prompt += encode(tokenizer, tail)
@@ -197,13 +212,14 @@ class SoftPrompt(nn.Module):
 
     `init`: "random", "vocab" or "text" (see `init_prompt`); for "text" pass `tokenizer` and `text`
     (or `token_ids`). The model's parameters get requires_grad=False, so `fit` trains only P.
+    `n_tokens=0` is the empty prompt: with where="instruction", the model asked with no instruction.
     """
 
     def __init__(self, model, n_tokens: int = 8, init: str = "random", tokenizer=None, text: str | None = None,
                  token_ids: Sequence[int] | None = None, seed: int = 0):
         super().__init__()
-        if n_tokens < 1:
-            raise ValueError(f"a soft prompt needs at least 1 virtual token, got n_tokens={n_tokens}")
+        if n_tokens < 0:
+            raise ValueError(f"n_tokens must be >= 0 (0 = no prompt at all), got {n_tokens}")
         self.model = model
         for p in model.parameters():
             p.requires_grad_(False)
@@ -227,6 +243,8 @@ class SoftPrompt(nn.Module):
         """Input embeddings with P inserted before position `slot`: (batch, length + m, d)."""
         slot = self._slot(input_ids, slot)
         m = self.n_tokens
+        if m == 0:
+            return self.model.get_input_embeddings()(input_ids)
         ids = _insert(input_ids, slot, m, 0)
         virtual = _insert(torch.zeros_like(input_ids, dtype=torch.bool), slot, m, True)
         emb = self.model.get_input_embeddings()(ids)

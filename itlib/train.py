@@ -220,6 +220,7 @@ def fit(
     penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
     loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
     collate_fn: Callable[[Sequence, int], dict] | None = None,
+    callback: Callable[[int, torch.nn.Module, FitResult], None] | None = None,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = False,
@@ -232,7 +233,8 @@ def fit(
     loss (e.g. a Gaussian prior, see `itlib.bayes`). `loss_fn(model, batch)` replaces the answer loss
     (batch: input_ids, attention_mask, loss_mask; default `answer_loss`), e.g. for distillation or
     noisy embeddings; `collate_fn(items, pad_id)` (default `collate`) makes the batch from the
-    `rendered` items. Only parameters with requires_grad are trained.
+    `rendered` items; `callback(step, model, result)` runs after every optimizer step (its time is not
+    counted in `result.seconds`). Only parameters with requires_grad are trained.
     Two runs with the same seed on CPU give identical losses. With `checkpoint_dir`, a checkpoint is
     written atomically every `checkpoint_every` steps, at the end, and on KeyboardInterrupt;
     `resume=True` continues from the newest one and ends with the same weights as an
@@ -302,6 +304,11 @@ def fit(
             if step % log_every == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
             bar.update(1)
+            if callback is not None:
+                t_cb = time.perf_counter()
+                result.seconds = t_cb - t0
+                callback(step + 1, model, result)
+                t0 += time.perf_counter() - t_cb
             if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
                 result.seconds = time.perf_counter() - t0
                 save_checkpoint(checkpoint_dir, model, optim, sched, result)

@@ -61,7 +61,8 @@ def test_prior_at_zero_is_coupled_weight_decay_of_sgd_and_adam(model, tokenizer)
     (or Adam(weight_decay=λ), which adds λθ to the gradient, "coupled"); AdamW's decoupled decay
     is not the same thing."""
     lam, lr = 0.05, 0.1
-    for opt_cls in (torch.optim.SGD, torch.optim.Adam):
+    for opt_cls, tol in ((torch.optim.SGD, 1e-6), (torch.optim.Adam, 1e-4)):
+        # Adam's first step is about lr * sign(gradient): rounding matters where a gradient is ~0
         a, b = copy.deepcopy(model), copy.deepcopy(model)
         opt_a = opt_cls(a.parameters(), lr=lr)
         opt_b = opt_cls(b.parameters(), lr=lr, weight_decay=lam)
@@ -70,7 +71,7 @@ def test_prior_at_zero_is_coupled_weight_decay_of_sgd_and_adam(model, tokenizer)
         opt_a.step()
         opt_b.step()
         for pa, pb in zip(a.parameters(), b.parameters()):
-            torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(pa, pb, rtol=1e-4, atol=tol)
     # decoupled (AdamW) differs from the penalty under Adam
     a, c = copy.deepcopy(model), copy.deepcopy(model)
     opt_a, opt_c = torch.optim.Adam(a.parameters(), lr=lr), torch.optim.AdamW(c.parameters(), lr=lr, weight_decay=lam)
