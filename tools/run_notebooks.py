@@ -1,9 +1,12 @@
 """Build every notebook from notebooks/src/*.py, execute it top to bottom in a fresh kernel, save it
 with its outputs, and record wall time and peak memory (kernel process) to benchmarks/notebooks.json.
 
-    python tools/run_notebooks.py [NAME ...]
+    python tools/run_notebooks.py [NAME ...]                  # maintainers: rebuild + re-execute + save
+    python tools/run_notebooks.py --html DIR --no-save        # anyone: run the whole course headlessly and
+                                                              # write an HTML copy of each executed notebook
 """
 
+import argparse
 import json
 import os
 import sys
@@ -37,7 +40,18 @@ def peak_rss(pid_getter, stop, out):
     out.append(peak)
 
 
-def run(src: Path) -> dict:
+def write_html(nb, path: Path) -> None:
+    """The executed notebook as one self-contained HTML page (pictures inline), written atomically."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run(src: Path, save: bool = True, html_dir: Path | None = None) -> dict:
     nb = build(str(src))
     target = ROOT / "notebooks" / (src.stem + ".ipynb")
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}})
@@ -57,19 +71,30 @@ def run(src: Path) -> dict:
         watcher.join()
     seconds = time.perf_counter() - t0
     nb.metadata.pop("widgets", None)
-    nbformat.write(nb, target)
+    if save:
+        nbformat.write(nb, target)
+    if html_dir is not None:
+        write_html(nb, html_dir / (src.stem + ".html"))
     return {"notebook": target.name, "seconds": round(seconds, 1), "peak_mb": round(peaks[0] / 2**20)}
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:]
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="notebook numbers or names (default: all)")
+    ap.add_argument("--html", type=Path, help="also write an HTML copy of each executed notebook to this folder")
+    ap.add_argument("--no-save", action="store_true",
+                    help="leave notebooks/*.ipynb and benchmarks/notebooks.json untouched")
+    args = ap.parse_args()
     sources = sorted((ROOT / "notebooks" / "src").glob("*.py"))
-    if names:
-        sources = [s for s in sources if any(n in s.stem for n in names)]
+    if args.names:
+        sources = [s for s in sources if any(n in s.stem for n in args.names)]
     results_file = ROOT / "benchmarks" / "notebooks.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for src in sources:
-        r = run(src)
+        r = run(src, save=not args.no_save, html_dir=args.html)
         results[r["notebook"]] = r
         print(r, flush=True)
-    results_file.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    if not args.no_save:
+        results_file.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    if args.html:
+        print(f"HTML copies in {args.html}/")
