@@ -39,7 +39,7 @@ from itlib.models import save_model
 __all__ = [
     "SERVE_SCRIPT", "ChatWidget", "answer_in_fresh_process", "chat_template_for", "export", "folder_size_bytes",
     "generate_ids", "load_for_serving", "measure_latency", "model_size_bytes", "next_token_distribution",
-    "prompt_for", "quantize_int8", "serve_text",
+    "quantize_int8", "serve_text",
 ]
 
 # ============================================================================ export / load
@@ -67,11 +67,6 @@ def chat_template_for(fmt: str = "prefix") -> str:
     return ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}" + _TURN[fmt]
             + "{% elif m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}{{ eos_token }}"
               "{% endgeneration %}{% endif %}{% endfor %}")
-
-
-def prompt_for(instruction: str, input: str = "") -> str:
-    """The user message for an instruction and an input, as the chat template above splits it."""
-    return f"{instruction}\n\n{input}" if input else instruction
 
 
 def export(model, tokenizer, folder: str | Path, fmt: str = "prefix", metrics: dict | None = None,

@@ -185,3 +185,14 @@ def test_fresh_process_refuses_a_folder_without_a_model(tmp_path):
         deploy.answer_in_fresh_process(tmp_path, ["hi"])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         deploy.answer_in_fresh_process(tmp_path / "missing", ["hi"])
+
+
+def test_exercise_size_formula_matches_the_quantised_base(base):
+    from itlib.exercises import nb11
+
+    model, _ = base
+    c = model.config
+    assert (nb11.VOCAB, nb11.HIDDEN, nb11.FFN, nb11.LAYERS) == (c.vocab_size, c.hidden_size, c.intermediate_size,
+                                                                 c.num_hidden_layers)
+    measured = deploy.model_size_bytes(deploy.quantize_int8(model))
+    assert 0 <= measured - nb11.int8_size() < 500  # the scales and zero points
