@@ -31,7 +31,7 @@ def per_parameter(model, theta0, lam):
 
 
 def as_float(model, theta0, lam):
-    return float(0.5 * lam * sum(((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters()))
+    return (0.5 * lam * sum(((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters())).item()
 
 
 WRONG = {

@@ -82,7 +82,7 @@ def test_prior_at_zero_is_coupled_weight_decay_of_sgd_and_adam(model, tokenizer)
         data_loss(c, tokenizer).backward()
         opt_a.step()
         opt_c.step()
-    gap = max(float((pa - pc).abs().max()) for pa, pc in zip(a.parameters(), c.parameters()))
+    gap = max(float((pa - pc).detach().abs().max()) for pa, pc in zip(a.parameters(), c.parameters()))
     assert gap > 1e-3
 
 
@@ -228,7 +228,7 @@ def test_fit_with_l2_sp_stays_closer_to_theta0(model, tokenizer):
     from itlib.train import fit
 
     theta0 = bayes.snapshot(model)
-    kwargs = dict(epochs=1.0, lr=3e-3, batch_tokens=256, seed=0, device="cpu", progress=False)
+    kwargs = {"epochs": 1.0, "lr": 3e-3, "batch_tokens": 256, "seed": 0, "device": "cpu", "progress": False}
     free, held = copy.deepcopy(model), copy.deepcopy(model)
     fit(free, tokenizer, examples(32), **kwargs)
     fit(held, tokenizer, examples(32), penalty=lambda m: bayes.l2_sp(m, theta0, 100.0), **kwargs)

@@ -62,15 +62,16 @@ def _check_q1(answer) -> None:
                     "over all parameters.")
     moved = _moved(base)
     value = answer(moved, theta0, LAM)
-    expected = bayes.l2_sp(moved, theta0, LAM)
+    at_start = at_start.detach()
+    v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+    expected = bayes.l2_sp(moved, theta0, LAM).detach()
     d2 = sum(float((p.detach() - theta0[n]).pow(2).sum()) for n, p in moved.named_parameters())
     norm2 = sum(float(p.detach().pow(2).sum()) for p in moved.parameters())
     if abs(float(at_start)) > 1e-6:
-        if math.isclose(float(value), 0.5 * LAM * norm2, rel_tol=1e-4):
+        if math.isclose(v, 0.5 * LAM * norm2, rel_tol=1e-4):
             raise Wrong("that is weight decay, the prior centred at 0: L2-SP measures the distance to the "
                         "pretrained weights, theta - theta0.")
         raise Wrong(f"at theta = theta0 L2-SP must be 0, yours gives {float(at_start):.4g}.")
-    v = float(value)
     if math.isclose(v, float(expected), rel_tol=1e-4):
         grad_p = next(moved.parameters())
         moved.zero_grad()
@@ -150,8 +151,8 @@ the prior's standard deviation σ? Answer with a number.
 """,
     checker=_check_q2,
     hints=[
-        "Write out $-\\log \\mathcal N(\\theta;\\mu,\\sigma^2) = \\frac{(\\theta-\\mu)^2}{2\\sigma^2} + "
-        "\\log(\\sigma\\sqrt{2\\pi})$ and match the factor in front of $(\\theta-\\mu)^2$.",
+        ("Write out $-\\log \\mathcal N(\\theta;\\mu,\\sigma^2) = \\frac{(\\theta-\\mu)^2}{2\\sigma^2} + "
+         "\\log(\\sigma\\sqrt{2\\pi})$ and match the factor in front of $(\\theta-\\mu)^2$."),
         "λ = 1/σ², so σ = 1/√λ.",
     ],
     solution=_Q2_SOLUTION,
@@ -161,7 +162,7 @@ the prior's standard deviation σ? Answer with a number.
 # ---------------------------------------------------------------------------------------------
 # q3: why the prior at 0 is so harsh under Adam
 
-Q3 = dict(theta=0.2, lam=1e-3, lr=2e-3)
+Q3 = {"theta": 0.2, "lam": 1e-3, "lr": 2e-3}
 
 _Q3_SOLUTION = f"""
 # the only gradient is the prior's: g = lam * theta. Adam's first (bias-corrected) step is
@@ -195,11 +196,10 @@ def _check_q3(answer) -> None:
 
 q3 = Exercise(
     prompt=f"""
-**Q3. The prior at 0 under Adam.** A weight θ = {Q3['theta']} (say, the embedding of a word that never
-occurs in the new tasks) gets no gradient from the data, only from the prior at 0 with λ = {Q3['lam']}, so
-its gradient is λθ. How far does Adam (lr = {Q3['lr']}, ε = 1e-8, bias-corrected) move it in the first step?
-Answer with a number (the size of the step). Compare it with the SGD step lr·λ·θ to see why the prior
-at 0 wiped out the corpus above.
+**Q3. The prior at 0 under Adam.** A weight θ = {Q3['theta']} that the new tasks do not use gets no
+gradient from the data, only from the prior at 0 with λ = {Q3['lam']}, so its gradient is λθ. How far does
+Adam (lr = {Q3['lr']}, ε = 1e-8, bias-corrected) move it in the first step? Answer with a number (the size
+of the step). Compare it with the SGD step lr·λ·θ: under Adam even a tiny λ is not small.
 """,
     checker=_check_q3,
     hints=[
