@@ -23,9 +23,9 @@ power 1 - β (the pooled z-test; p̄ = (p_A + p_B) / 2):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Sequence
 
 import numpy as np
 
@@ -172,15 +172,14 @@ class ABResult:
         return diff_interval(*self.counts, level=level, method=method)
 
     def running(self, level: float = 0.95, every: int = 50) -> dict[str, np.ndarray]:
-        """The estimate and interval as users arrive: after every `every` users."""
+        """The estimate and interval as users arrive: after every `every` users (arms still empty
+        count as one user without a thumbs-up, so the first points are wide, not undefined)."""
         ns = np.arange(every, len(self.arm) + 1, every)
-        out = {"users": ns, "diff": [], "low": [], "high": []}
-        for n in ns:
-            arm, up = self.arm[:n], self.up[:n]
-            counts = (up[arm == 0].sum(), max((arm == 0).sum(), 1), up[arm == 1].sum(), max((arm == 1).sum(), 1))
-            d, lo, hi = diff_interval(*counts, level=level)
-            out["diff"].append(d), out["low"].append(lo), out["high"].append(hi)
-        return {k: np.asarray(v) for k, v in out.items()}
+        is_b = self.arm == 1
+        n_b, k_b = np.cumsum(is_b)[ns - 1], np.cumsum(self.up & is_b)[ns - 1]
+        n_a, k_a = ns - n_b, np.cumsum(self.up & ~is_b)[ns - 1]
+        d, low, high = diff_interval(k_a, np.maximum(n_a, 1), k_b, np.maximum(n_b, 1), level=level)
+        return {"users": ns, "diff": np.atleast_1d(d), "low": np.atleast_1d(low), "high": np.atleast_1d(high)}
 
 
 def simulate_ab(correct_a: Sequence[bool], correct_b: Sequence[bool], n_users: int, seed: int = 0,

@@ -31,9 +31,12 @@ def test_wilson_interval_known_values_and_reference():
     assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
     low, high = wilson_interval(0, 10)  # stays inside [0, 1], unlike the Wald interval
     assert low == pytest.approx(0, abs=1e-12) and 0 < high < 0.35
-    statsmodels = pytest.importorskip("statsmodels.stats.proportion")
+    # by definition the Wilson limits are the p where the score test is just significant:
+    # (p_hat - p)^2 = z^2 p (1 - p) / n
+    z = z_value(0.95)
     for k, n in ((3, 17), (50, 100), (99, 100)):
-        assert wilson_interval(k, n) == pytest.approx(statsmodels.proportion_confint(k, n, method="wilson"))
+        for p in wilson_interval(k, n):
+            assert (k / n - p) ** 2 == pytest.approx(z * z * p * (1 - p) / n, abs=1e-12)
 
 
 def test_newcombe_difference_known_value():

@@ -70,7 +70,7 @@ def test_confusion_and_accuracy_equal_sklearn(seed):
 def test_no_predicted_positives_gives_zero_precision_not_an_error():
     y_true, y_pred = ["yes", "yes", "no", "no"], ["no", "no", "no", "no"]
     mine = precision_recall_f1(y_true, y_pred, ["yes", "no"])
-    p, r, f, _ = sk_prf(y_true, y_pred, ["yes", "no"])
+    p, _r, _f, _ = sk_prf(y_true, y_pred, ["yes", "no"])
     np.testing.assert_allclose(mine["precision"], p)
     assert mine["precision"][0] == 0 and mine["recall"][0] == 0 and mine["f1"][0] == 0
     assert mine["recall"][1] == 1.0 and mine["precision"][1] == 0.5
