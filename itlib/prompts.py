@@ -407,12 +407,11 @@ def ensemble_by_probability(model, tokenizer, prompts: Sequence[Sequence[Example
     if not todo:
         return answers
     total = {i: torch.zeros(len(candidates[i]), dtype=torch.float64) for i in todo}
-    for examples in prompts:
-        logp = answer_logprobs(model, tokenizer, [examples[i] for i in todo], [candidates[i] for i in todo], fmt,
-                               batch_size)
-        for i, lp in zip(todo, logp):
-            lp = torch.tensor(lp, dtype=torch.float64)
-            total[i] += torch.softmax(lp, 0) if normalise_over else lp.exp()
+    jobs = [(examples[i], i) for examples in prompts for i in todo]  # every prompt's scoring in one batched call
+    logp = answer_logprobs(model, tokenizer, [ex for ex, _ in jobs], [candidates[i] for _, i in jobs], fmt, batch_size)
+    for (_, i), lp in zip(jobs, logp):
+        lp = torch.tensor(lp, dtype=torch.float64)
+        total[i] += torch.softmax(lp, 0) if normalise_over else lp.exp()
     for i in todo:
         answers[i] = normalise(candidates[i][int(torch.argmax(total[i]))])  # argmax: first of the tied
     return answers

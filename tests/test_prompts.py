@@ -56,7 +56,7 @@ def test_hand_soft_prompt_equals_peft_prompt_tuning(tokenizer, micro):
     peft_model = soft_prompt_with_peft(copy.deepcopy(micro), soft.prompt)
     items = [render_slot(ex, tokenizer, where="start") for ex in few(4)]
     batch = collate_slots(items, tokenizer.pad_token_id)  # right-padded, rows of different lengths
-    assert len(set(len(r.input_ids) for r in items)) > 1
+    assert len({len(r.input_ids) for r in items}) > 1
     ours = soft(batch["input_ids"], batch["attention_mask"], slot=0).logits
     theirs = peft_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     assert ours.shape == theirs.shape == (4, batch["input_ids"].shape[1] + 5, micro.config.vocab_size)
@@ -71,6 +71,18 @@ def test_hand_soft_prompt_equals_peft_prompt_tuning(tokenizer, micro):
     our_loss.backward()
     peft_loss.backward()
     torch.testing.assert_close(soft.prompt.grad, peft_model.prompt_encoder["default"].embedding.weight.grad)
+
+
+def test_embed_equals_the_hand_written_concatenation(tokenizer, micro):
+    """The notebook's by-hand lines: [E(head); P; E(tail)] = SoftPrompt.embed, and the same logits."""
+    soft = SoftPrompt(micro, n_tokens=3, init="random", seed=2)
+    r = render_slot(few(2)[0], tokenizer)
+    ids = torch.tensor([r.input_ids])
+    E = micro.get_input_embeddings()
+    hand = torch.cat([E(ids[:, :r.slot]), soft.prompt[None], E(ids[:, r.slot:])], dim=1)
+    torch.testing.assert_close(soft.embed(ids, r.slot), hand)
+    with torch.no_grad():
+        torch.testing.assert_close(soft(ids, slot=r.slot).logits, micro(inputs_embeds=hand).logits)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
