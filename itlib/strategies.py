@@ -20,6 +20,7 @@ import copy
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -52,8 +53,25 @@ def trainable(model) -> tuple[int, int]:
             continue
         seen.add(id(p))
         n_all += p.numel()
-        n_train += p.numel() if p.requires_grad else 0
+        if p.requires_grad:  # only some rows of an embedding may train (`train_embedding_rows`)
+            rows = getattr(p, "_itlib_rows", None)
+            n_train += p.numel() if rows is None else rows * p.shape[1]
     return n_train, n_all
+
+
+def freeze_all(model):
+    """requires_grad = False for every parameter (and no partly trainable embedding rows left)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+        _drop_row_hook(p)
+    return model
+
+
+def _drop_row_hook(p) -> None:
+    hook = getattr(p, "_itlib_row_hook", None)
+    if hook is not None:
+        hook.remove()
+        del p._itlib_row_hook, p._itlib_rows
 
 
 def freeze_except(model, top_layers: int | None = None, names: Iterable[str] = ()):
@@ -62,8 +80,7 @@ def freeze_except(model, top_layers: int | None = None, names: Iterable[str] = (
     RMSNorm/LayerNorm gains only). The embeddings (tied to the output layer here) stay frozen unless
     named. Returns the model."""
     names = tuple(names)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    freeze_all(model)
     keep: set[int] = set()
     if top_layers:
         layers = decoder_layers(model)
@@ -91,8 +108,7 @@ def bias_only(model, add_missing: bool = True, include_head: bool = True):
     Note: the added biases are not in the model's config; `save_pretrained` writes them but a plain
     `from_pretrained` of a bias-free architecture ignores them."""
     head = model.get_output_embeddings()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    freeze_all(model)
     for module in model.modules():
         if not isinstance(module, nn.Linear) or (module is head and not include_head):
             continue
@@ -104,6 +120,33 @@ def bias_only(model, add_missing: bool = True, include_head: bool = True):
     for name, p in model.named_parameters():
         if name.endswith(".bias") and not (name.startswith("lm_head") and not include_head):
             p.requires_grad_(True)
+    return model
+
+
+def unseen_token_ids(tokenizer, examples: Sequence, docs: Sequence[str], fmt: str = "prefix") -> list[int]:
+    """Token ids that the rendered `examples` use but the text of the pretraining `docs` never does
+    (template words, newlines, labels, ...): the base model's embeddings of these are still random.
+    The sequence markers (BOS, EOS) count as unseen too: pretraining put them only around whole
+    documents, while instruction tuning gives EOS a new job, ending every answer."""
+    from itlib.formats import render
+
+    used = {i for ex in examples for i in render(ex, tokenizer, fmt).input_ids}
+    seen = {i for ids in tokenizer(list(docs), add_special_tokens=False)["input_ids"] for i in ids}
+    return sorted(used - seen)
+
+
+def train_embedding_rows(model, token_ids: Sequence[int]):
+    """Make the rows `token_ids` of the input embedding (and of the output layer when they are tied)
+    trainable and nothing else of it: a gradient hook zeroes the other rows' gradients, so AdamW
+    (without weight decay on them) leaves them exactly as they were. peft's equivalent is
+    `LoraConfig(trainable_token_indices=...)`. Call it after freezing the rest. Returns the model."""
+    weight = model.get_input_embeddings().weight
+    rows = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+    rows[list(token_ids)] = 1
+    _drop_row_hook(weight)
+    weight.requires_grad_(True)
+    weight._itlib_row_hook = weight.register_hook(lambda g: g * rows)
+    weight._itlib_rows = len(set(token_ids))
     return model
 
 
@@ -151,8 +194,7 @@ def add_lora(model, r: int = 8, alpha: float = 16.0, targets: Sequence[str] = DE
              seed: int = 0):
     """LoRA by hand: freeze the whole model, then replace every nn.Linear whose name is in `targets`
     by a `LoRALinear` (only its A and B train). Returns the model."""
-    for p in model.parameters():
-        p.requires_grad_(False)
+    freeze_all(model)
     found = _targets(model, targets)
     if not found:
         raise ValueError(f"no nn.Linear named one of {list(targets)} in {type(model).__name__}")
@@ -170,6 +212,7 @@ def merge_lora(model):
             if isinstance(child, LoRALinear):
                 setattr(parent, name, child.merged())
     for p in model.parameters():
+        _drop_row_hook(p)
         p.requires_grad_(True)
     return model
 
@@ -181,14 +224,13 @@ def lora_with_peft(model, r: int = 8, alpha: float = 16.0, targets: Sequence[str
 
     config = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0, bias="none",
                         task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5 (a FutureWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*is_gradient_checkpointing.*")
+        return get_peft_model(model, config)
 
 
 def _plain_name(name: str) -> str:
-    for prefix in ("base_model.model.",):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
-    return name
+    return name.removeprefix("base_model.model.")  # peft's wrapper
 
 
 def lora_weights(model) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -198,8 +240,7 @@ def lora_weights(model) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     for name, module in model.named_modules():
         if isinstance(module, LoRALinear):
             out[_plain_name(name)] = (module.lora_A.detach(), module.lora_B.detach())
-        elif hasattr(module, "lora_A") and isinstance(getattr(module, "lora_A"), nn.ModuleDict) \
-                and "default" in module.lora_A:
+        elif isinstance(getattr(module, "lora_A", None), nn.ModuleDict) and "default" in module.lora_A:
             out[_plain_name(name)] = (module.lora_A["default"].weight.detach(), module.lora_B["default"].weight.detach())
     return out
 
@@ -296,12 +337,14 @@ def kd_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lo
 
 def distill_loss(teacher, temperature: float = 2.0, hard_weight: float = 0.0):
     """A `fit(loss_fn=...)` for knowledge distillation: (1 - hard_weight) * `kd_divergence` to the
-    (frozen) teacher's logits + hard_weight * the usual answer loss on the data."""
+    teacher's logits (computed without gradients; the teacher is not changed) + hard_weight * the
+    usual answer loss on the data."""
     teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
 
     def loss_fn(model, batch):
+        device = batch["input_ids"].device
+        if next(teacher.parameters()).device != device:
+            teacher.to(device)
         with torch.no_grad():
             t_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         s_logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -183,7 +183,11 @@ def test_distill_loss_is_zero_for_the_teacher_itself(micro, tok, data):
     assert loss_fn(copy.deepcopy(micro), batch).abs() < 1e-5
     hard = S.distill_loss(teacher, temperature=2.0, hard_weight=1.0)(copy.deepcopy(micro), batch)
     assert torch.allclose(hard, masked_nll(logits(micro, batch), batch["input_ids"], batch["loss_mask"]), atol=1e-5)
-    assert not any(p.requires_grad for p in teacher.parameters())  # the teacher is frozen
+    before = copy.deepcopy(teacher.state_dict())
+    student = S.keep_layers(micro, [0])
+    fit(student, tok, data[:16], epochs=1, lr=1e-2, batch_tokens=512, progress=False, loss_fn=loss_fn)
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())  # the teacher is not trained
+    assert teacher.model.embed_tokens.weight.grad is None
 
 
 def test_keep_layers_makes_a_working_student(micro, tok, data):
@@ -231,3 +235,23 @@ def test_reptile_visits_every_task_and_lowers_their_loss(micro, tok, data):
     assert sorted(set(result.tasks)) == ["max_digit", "reverse"] and len(result.losses) == 6
     assert result.tasks[:2] != [result.tasks[0]] * 2  # the first round visits each task once
     assert after < before - 0.5
+
+
+# ------------------------------------------------------------------------------------ new-token rows
+
+
+def test_unseen_tokens_and_training_only_their_embedding_rows(micro, tok, data):
+    docs = ["Leo has 3 red cats and a dog.", "Mia likes the blue owl."]
+    new = S.unseen_token_ids(tok, data, docs)
+    seen_in_docs = set(tok(docs, add_special_tokens=False)["input_ids"][0])
+    assert new and not set(new) & seen_in_docs
+    assert tok.convert_tokens_to_ids("Instruction") in new  # the template is new to prose
+    model = S.train_embedding_rows(S.freeze_all(copy.deepcopy(micro)), new)
+    assert S.trainable(model)[0] == len(new) * 64
+    before = model.model.embed_tokens.weight.detach().clone()
+    fit(model, tok, data, epochs=1, lr=1e-2, batch_tokens=512, progress=False)
+    after = model.model.embed_tokens.weight.detach()
+    changed = (after != before).any(dim=1).nonzero().flatten().tolist()
+    assert changed and set(changed) <= set(new)
+    S.freeze_all(model)  # freezing again removes the row hook
+    assert S.trainable(model)[0] == 0 and not hasattr(model.model.embed_tokens.weight, "_itlib_row_hook")

@@ -175,13 +175,13 @@ def _check_q3(answer) -> None:
     p_t = torch.softmax(t / T, -1)
     cross_entropy = T * T * -(p_t * torch.log_softmax(s / T, -1)).sum(-1).mean()
     cases = [
-        (_kd(t, s, T), "the KL is the wrong way round: KL(p_teacher || p_student) weights by the TEACHER's "
-                       "probabilities."),
+        (_kd(t, s, T), ("the KL is the wrong way round: KL(p_teacher || p_student) weights by the "
+                        "TEACHER's probabilities.")),
         (_kd(s, t, T) / (T * T), "you forgot the factor T^2, which keeps the gradient's size independent of T."),
         (_kd(s, t, 1.0), "you did not soften with the temperature: divide both logits by T before the softmax."),
         (_kd(s, t, T) * s.shape[0], "average over positions (mean), do not sum."),
-        (cross_entropy, "that is the cross-entropy to the teacher's soft labels: it differs from the KL by the "
-                        "teacher's entropy, so it is not 0 when student = teacher."),
+        (cross_entropy, ("that is the cross-entropy to the teacher's soft labels: it differs from the KL by "
+                         "the teacher's entropy, so it is not 0 when student = teacher.")),
     ]
     for wrong, message in cases:
         if abs(value - float(wrong)) < 1e-4:
