@@ -60,7 +60,8 @@ def test_with_k_templates_uses_exactly_k_templates_per_task(splits):
         for e in out:
             task = TASKS[e.task]
             assert e.instruction == task.all_templates()[e.template]
-            assert e.instruction in task.train_templates() and e.instruction in task.templates  # English, not held out
+            assert e.instruction in task.train_templates()  # not held out
+            assert e.instruction in task.templates  # English
             used.setdefault(e.task, set()).add(e.instruction)
         assert all(len(v) == k for v in used.values()), {t: len(v) for t, v in used.items()}
         if previous is not None:  # nested: k=3 keeps k=1's template, k=6 keeps k=3's
@@ -97,23 +98,25 @@ def test_cluster_ablation_never_trains_on_the_heldout_cluster(tokenizer, recorde
     from itlib.models import build_model
 
     model = build_model(tokenizer, "llama", "micro")
-    df = E.cluster_ablation(model, tokenizer, heldout_cluster="select", n_clusters=(1, 2, 5), n_train=20,
+    df = E.cluster_ablation(model, tokenizer, heldout_cluster="select", n_clusters=(0, 1, 2, 5), n_train=20,
                             n_test_per_task=3)
-    assert len(recorded_fit) == 3
+    assert len(recorded_fit) == 3  # k = 0 is the untuned model: no training
     for train, k in zip(recorded_fit, (1, 2, 5)):
         assert len(train) == 20
         assert "select" not in {e.cluster for e in train}
         assert not {e.task for e in train} & set(CLUSTERS["select"])
         assert len({e.cluster for e in train}) == k
-    assert list(df["n_clusters"]) == [1, 2, 5] and list(df["n_train"]) == [20, 20, 20]
-    assert [c.split("+") for c in df["clusters"]][2] == E.cluster_order("select")
+    assert list(df["n_clusters"]) == [0, 1, 2, 5] and list(df["n_train"]) == [0, 20, 20, 20]
+    assert [c.split("+") for c in df["clusters"]][3] == E.cluster_order("select")
+    assert df["heldout_loss"].nunique() == 1  # training was faked: every row scores the same model
     with pytest.raises(ValueError, match="held-out cluster"):
-        E.cluster_ablation(model, tokenizer, heldout_cluster="select", order=["select", "map"], n_clusters=(1,))
+        E.cluster_ablation(model, tokenizer, heldout_cluster="select", order=["select", "map"],
+                           n_clusters=(1,))
     with pytest.raises(ValueError, match="unknown cluster"):
         E.cluster_order("colours")
 
 
-def test_template_ablation_trains_with_k_templates_and_scores_only_heldout_ones(tokenizer, splits, recorded_fit):
+def test_template_ablation_trains_with_k_templates_and_scores_only_heldout(tokenizer, splits, recorded_fit):
     from itlib.models import build_model
 
     model = build_model(tokenizer, "llama", "micro")
@@ -132,7 +135,8 @@ def test_template_ablation_trains_with_k_templates_and_scores_only_heldout_ones(
 def test_size_sweep_same_steps_more_parameters(tokenizer, splits):
     train = splits["train"][:40]
     df = E.size_sweep(tokenizer, train, splits["test_inputs"][:8],
-                      sizes=[{"hidden": 32, "layers": 1, "heads": 2, "ffn": 96}, "micro", {"hidden": 96, "layers": 3}],
+                      sizes=[{"hidden": 32, "layers": 1, "heads": 2, "ffn": 96}, "micro",
+                             {"hidden": 96, "layers": 3}],
                       epochs=0.5)
     assert list(df["size"]) == ["h32-L1", "micro", "h96-L3"]
     assert df["params"].is_monotonic_increasing and df["params"].nunique() == 3
@@ -149,14 +153,27 @@ def test_arch_compare_builds_each_architecture_at_about_the_same_size(tokenizer,
 
 
 def test_pretrain_mini_more_corpus_lower_corpus_loss(tokenizer):
-    m0, info0 = E.pretrain_mini(tokenizer, 0, size="micro")
-    m1, info1 = E.pretrain_mini(tokenizer, 300, size="micro")
+    _m0, info0 = E.pretrain_mini(tokenizer, 0, size="micro")
+    _m1, info1 = E.pretrain_mini(tokenizer, 300, size="micro")
     assert info0["pretrain_tokens"] == 0 and info1["pretrain_tokens"] > 5000
     assert info1["corpus_loss"] < info0["corpus_loss"] - 0.3, (info0, info1)
-    assert info0["corpus_loss"] == pytest.approx(torch.log(torch.tensor(float(len(tokenizer)))).item(), rel=0.05)
+    uniform = torch.log(torch.tensor(float(len(tokenizer)))).item()  # an untrained model guesses ~uniformly
+    assert info0["corpus_loss"] == pytest.approx(uniform, rel=0.05)
     with pytest.raises(ValueError, match="training documents"):
         E.pretrain_mini(tokenizer, 10**7, size="micro")
 
 
 def test_few_examples_steps_to_epochs_gives_the_same_steps():
     assert E.steps_to_epochs(64, 100, 1024) * round(64 * 40 / 1024) == pytest.approx(100)
+
+
+def test_pretrain_sweep_reuses_a_scratch_row_and_tunes_the_others(tokenizer, splits, recorded_fit):
+    scratch = {"params": 1, "steps": 7, "tokens": 70, "seconds": 0.5, "exact_match": 0.25,
+               "heldout_loss": 1.5}
+    train, test = splits["train"][:8], splits["test_inputs"][:2]
+    df = E.pretrain_sweep(tokenizer, train, test, doc_counts=(0,), size="micro", scratch=scratch)
+    assert recorded_fit == []  # nothing trained: the scratch row was reused
+    row = df.iloc[0]
+    assert row["base"] == "none (scratch)" and row["steps"] == 7 and row["exact_match"] == 0.25
+    df = E.pretrain_sweep(tokenizer, train, test, doc_counts=(0,), size="micro")
+    assert len(recorded_fit) == 1 and len(recorded_fit[0]) == 8  # tuned on the given examples
