@@ -189,19 +189,6 @@ def answer_nll(model, tokenizer, examples: Sequence, fmt: str = "prefix", batch_
     """Mean negative log-likelihood per answer token (answer + EOS) of `examples`: a smooth score of
     how well the model has learnt a task, informative even while exact match is still 0."""
     from itlib.formats import render
-    from itlib.train import collate, masked_nll
+    from itlib.train import mean_nll
 
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(examples), batch_size):
-            b = collate([render(e, tokenizer, fmt) for e in examples[s: s + batch_size]], tokenizer.pad_token_id)
-            b = {k: v.to(device) for k, v in b.items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            n = int(b["loss_mask"][:, 1:].sum())
-            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
-            count += n
-    model.train(was_training)
-    return total / max(count, 1)
+    return mean_nll(model, tokenizer, [render(ex, tokenizer, fmt) for ex in examples], batch_size)

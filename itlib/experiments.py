@@ -43,26 +43,10 @@ def steps_to_epochs(n_examples: int, steps: int, batch_tokens: int, tokens_per_e
 def heldout_loss(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 64) -> float:
     """Mean negative log-likelihood per answer token (answer + EOS) of the reference answers of
     `examples`: the training loss, measured on held-out examples, averaged over all their tokens."""
-    import torch
-
     from itlib.formats import render
-    from itlib.train import collate, masked_nll
+    from itlib.train import mean_nll
 
-    rendered = [render(ex, tokenizer, fmt) for ex in examples]
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for s in range(0, len(rendered), batch_size):
-            batch = collate(rendered[s: s + batch_size], tokenizer.pad_token_id)
-            b = {k: v.to(device) for k, v in batch.items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            n = int(b["loss_mask"][:, 1:].sum())
-            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
-            count += n
-    model.train(was_training)
-    return total / max(count, 1)
+    return mean_nll(model, tokenizer, [render(ex, tokenizer, fmt) for ex in examples], batch_size)
 
 
 def tune_and_score(model, tokenizer, train, test, *, epochs: float, fmt: str = "prefix", seed: int = 0,

@@ -53,23 +53,9 @@ def corpus_splits(config: PretrainConfig = PretrainConfig()) -> tuple[list[str],
 
 def corpus_loss(model, tokenizer, docs: list[str], seq_len: int = 128, batch_size: int = 32) -> float:
     """Mean next-token loss (nats per token) of `model` on `docs`: how well it models the corpus."""
-    import torch
+    from itlib.train import mean_nll
 
-    from itlib.train import collate, masked_nll
-
-    chunks = pack(docs, tokenizer, seq_len)
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(chunks), batch_size):
-            b = collate(chunks[s: s + batch_size], tokenizer.pad_token_id)
-            b = {k: v.to(device) for k, v in b.items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            n = int(b["loss_mask"][:, 1:].sum())
-            total += masked_nll(logits, b["input_ids"], b["loss_mask"]).item() * n
-            count += n
-    return total / max(count, 1)
+    return mean_nll(model, tokenizer, pack(docs, tokenizer, seq_len), batch_size)
 
 
 def pretrain(out: str | Path, config: PretrainConfig = PretrainConfig(), device: str = "cpu",

@@ -82,6 +82,23 @@ def answer_loss(model, batch: dict) -> torch.Tensor:
     return masked_nll(logits, batch["input_ids"], batch["loss_mask"])
 
 
+@torch.no_grad()
+def mean_nll(model, tokenizer, rendered: Sequence[Rendered], batch_size: int = 64) -> float:
+    """Mean `masked_nll` per loss-carrying token over `rendered` (token-weighted across batches), in
+    eval mode; the model's train/eval mode is restored afterwards."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for s in range(0, len(rendered), batch_size):
+        b = {k: v.to(device) for k, v in collate(rendered[s: s + batch_size], tokenizer.pad_token_id).items()}
+        n = int(b["loss_mask"][:, 1:].sum())
+        total += answer_loss(model, b).item() * n
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
 def length_grouped_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int,
                            generator: torch.Generator) -> list[list[int]]:
     """Shuffle, sort by length (random order within a length), cut into batches of at most
