@@ -28,15 +28,13 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch
 
-import torch  # noqa: E402
-
-import itlib  # noqa: E402
-from itlib.evaluate import evaluate, generate  # noqa: E402
-from itlib.formats import render  # noqa: E402
-from itlib.pipeline import RECIPES, suite_data  # noqa: E402
-from itlib.train import batch_plan, fit  # noqa: E402
+import itlib
+from itlib.evaluate import evaluate, generate
+from itlib.formats import render
+from itlib.pipeline import RECIPES, suite_data
+from itlib.train import batch_plan, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.9
@@ -190,7 +188,7 @@ def scaling(tok, quick: bool) -> dict:
     mem = []
     for length in (64, 128, 256):
         done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(length)], capture_output=True, text=True,
-                              check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+                              check=True)
         mem.append({"seq_len": length, "batch": 32, "training_peak_mb": round(float(done.stdout.split()[-1]))})
     linear = rows[-1]["ms_per_example"] / rows[0]["ms_per_example"]
     return {"time_per_epoch": rows, "epoch_time_linearity_16x": round(linear, 2), "memory_vs_seq_len": mem}

@@ -1,7 +1,4 @@
-import os
 import socket
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see itlib/__init__.py
 
 import pytest
 import torch

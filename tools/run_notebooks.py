@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from nbbuild import build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the kernels inherit it: see itlib/__init__.py
 
 
 def peak_rss(pid_getter, stop, out):

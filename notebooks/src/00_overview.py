@@ -18,7 +18,7 @@
 # %%
 import time
 
-import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
+import itlib
 import pandas as pd
 import torch
 

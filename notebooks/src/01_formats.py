@@ -28,12 +28,6 @@
 # | **chat** | the tokenizer's chat template: `<\|user\|>` ↵ `I` ↵↵ `X` ↵ `<\|assistant\|>` ↵ |
 
 # %%
-import os
-
-# Idle OpenMP threads sleep instead of spinning: on a busy or shared CPU (Binder, a laptop running other
-# things) spinning threads fight for the cores and training runs many times slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must be set before torch is imported
-
 import copy
 import time
 

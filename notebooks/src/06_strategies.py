@@ -31,7 +31,7 @@ import math
 import time
 from collections import Counter
 
-import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
+import itlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch

@@ -25,12 +25,12 @@ import copy
 import time
 import warnings
 
-import itlib  # isort: skip -- first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+import itlib
 from itlib.evaluate import evaluate, exact_match, generate
 from itlib.formats import encode
 from itlib.pipeline import suite_data, tune

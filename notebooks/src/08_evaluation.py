@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
+import itlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -37,7 +37,7 @@
 import copy
 import time
 
-import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
+import itlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

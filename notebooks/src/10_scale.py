@@ -30,7 +30,7 @@
 import copy  # noqa: I001 -- itlib before torch, on purpose
 import time
 
-import itlib  # first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads
+import itlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
