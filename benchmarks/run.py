@@ -159,7 +159,7 @@ def eval_speed(model, tok, examples) -> dict:
 # --------------------------------------------------------------------------------------- scaling
 
 MEMORY_PROBE = """
-import resource, sys, torch
+import sys, threading, time, psutil, torch
 import itlib
 from itlib.train import masked_nll
 torch.set_num_threads(2)
@@ -167,11 +167,18 @@ model, tok = itlib.load_base()
 L, B = int(sys.argv[1]), 32
 ids = torch.randint(10, 1000, (B, L))
 opt = torch.optim.AdamW(model.parameters())
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+proc, peak, done = psutil.Process(), [0], threading.Event()
+before = proc.memory_info().rss
+def watch():  # the peak of the current RSS while the steps run (ru_maxrss would include loading)
+    while not done.is_set():
+        peak[0] = max(peak[0], proc.memory_info().rss)
+        time.sleep(0.001)
+t = threading.Thread(target=watch); t.start()
 for _ in range(3):
     loss = masked_nll(model(input_ids=ids).logits, ids, torch.ones_like(ids))
     opt.zero_grad(); loss.backward(); opt.step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
+done.set(); t.join()
+print((peak[0] - before) / 2**20)
 """
 
 
