@@ -19,7 +19,7 @@ import torch
 import itlib
 from itlib.evaluate import evaluate
 from itlib.models import build_model, n_params
-from itlib.pipeline import RECIPES, default_tokenizer, suite_data
+from itlib.pipeline import RECIPES, TRAIN_EXAMPLES_PER_TASK, default_tokenizer, suite_data
 from itlib.train import fit
 
 
@@ -38,7 +38,7 @@ def main():
     ap.add_argument("--out", default="benchmarks/suite.json")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("ITLIB_THREADS", 2)))
-    splits = suite_data()
+    splits = suite_data(TRAIN_EXAMPLES_PER_TASK["pretrained"])
     out = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
            "torch": torch.__version__}
     base, tok = itlib.load_base()
@@ -46,7 +46,8 @@ def main():
     out["base_before_tuning"] = {"exact_match": round(before["exact_match"], 3)}
     out["from_base"] = run(copy.deepcopy(base), tok, splits, "pretrained")
     scratch = build_model(default_tokenizer(), size="tiny", seed=0)
-    out["from_scratch"] = {"params": n_params(scratch), **run(scratch, tok, splits, "scratch")}
+    scratch_splits = suite_data(TRAIN_EXAMPLES_PER_TASK["scratch"])  # the same test sets, more training inputs
+    out["from_scratch"] = {"params": n_params(scratch), **run(scratch, tok, scratch_splits, "scratch")}
     print(json.dumps(out, indent=2, ensure_ascii=False))
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2, ensure_ascii=False)

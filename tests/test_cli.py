@@ -73,3 +73,20 @@ def test_base_can_be_any_local_hf_folder(tmp_path, user_file, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["base"] == str(mine)
     assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
+
+
+@pytest.mark.parametrize("base, expected", [("none", 4250), ("default", 1000)])
+def test_training_examples_per_task_follow_the_recipe(tmp_path, monkeypatch, base, expected):
+    """From scratch trains on more fresh examples (one pass) than tuning the base (2.5 passes)."""
+    from itlib import pipeline
+
+    seen = {}
+
+    def stop(n_train_per_task, seed=0):
+        seen["n"] = n_train_per_task
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "suite_data", stop)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_training(tmp_path / "o", base=base)
+    assert seen["n"] == expected
