@@ -7,7 +7,6 @@ __version__ = "0.1.0"
 
 __all__ = ["load_base", "BASE_DIR"]
 
-import os
 from pathlib import Path
 
 # OpenMP's wait policy is left at its default (threads spin briefly, then sleep). PASSIVE (sleep at
