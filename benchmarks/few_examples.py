@@ -13,7 +13,7 @@ from itlib.experiments import few_examples
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="benchmarks/few_examples.json")
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=150)
     args = ap.parse_args()
     torch.set_num_threads(2)
     rows = few_examples(ns=(16, 64, 256), steps=args.steps, n_test_per_task=30)

@@ -92,7 +92,7 @@ pd.DataFrame({"token": tokens, "loss mask": r.loss_mask}).T
 import copy
 
 tuned = copy.deepcopy(base)
-result = fit(tuned, tokenizer, splits["train"], fmt="prefix", epochs=4, lr=2e-3, batch_tokens=1024, seed=0)
+result = fit(tuned, tokenizer, splits["train"], fmt="prefix", epochs=2, lr=2e-3, batch_tokens=1024, seed=0)
 print(f"{result.steps} steps in {result.seconds:.0f} s, {result.tokens_per_second:,.0f} tokens/s, "
       f"{result.padding_efficiency:.1%} of batch tokens are real (not padding)")
 

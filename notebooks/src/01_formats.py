@@ -262,7 +262,7 @@ print("✓ the loss by hand = itlib.train.masked_nll = transformers' loss with l
 # held-out inputs (never in training), each model prompted in the format it was tuned in.
 #
 # To keep this under a minute on a laptop the run is small: one task from each of the suite's six clusters and a
-# short schedule, so the scores are those of a model still learning; the ranking is what we read.
+# short schedule (2 passes over 300 examples per task).
 
 # %%
 from itlib.evaluate import evaluate
@@ -303,36 +303,39 @@ plt.show()
 ranking = results["EM after"].sort_values(ascending=False)
 print("ranking:", " > ".join(f"{fmt} {em:.2f}" for fmt, em in ranking.items()))
 task_cols = [t for t in COMPARE_TASKS if t in results.columns]
-others = results.loc[["seq2seq", "chat"], task_cols].mean()
-lead = results.loc["prefix", task_cols] - others
-top = lead.idxmax()
-print(f"prefix's biggest lead over seq2seq/chat is on {top!r}: {results.loc['prefix', top]:.2f} vs {others[top]:.2f}")
+spread = results[task_cols].max() - results[task_cols].min()
+top = spread.idxmax()
+print(f"the formats differ most on {top!r}: " + ", ".join(f"{f} {results.loc[f, top]:.2f}" for f in FORMATS))
 
 # %% [markdown]
-# **Check.** What this run shows robustly (while writing the notebook we reran it with three other seeds and with a
-# longer budget, and assert only what held every time, with a margin): the untuned base follows none of the
-# formats, every format learns far above it, and **prefix beats seq2seq and chat** at this budget. The size of
-# prefix's lead moved with the seed (it was smallest, still above the asserted margin, on another seed).
+# **Check.** The untuned base follows none of the formats; after the same short budget every format is far
+# above it; and the formats differ in cost: the same examples take more tokens in the infilling format than in
+# the prefix format, and the fewest in seq2seq.
 
 # %%
 assert (results["EM before"] < 0.05).all(), results["EM before"]
-assert (results["EM after"] >= results["EM before"] + 0.15).all(), results["EM after"]
-print(f"✓ the untuned base scores EM <= {results['EM before'].max():.2f} in every format; every format learns "
-      f"far above it (at least +{(results['EM after'] - results['EM before']).min():.2f})")
-margin = results.loc["prefix", "EM after"] - results.loc[["seq2seq", "chat"], "EM after"].max()
-assert margin >= 0.05, margin
-print(f"✓ prefix beats seq2seq and chat by {margin:.2f} EM or more")
+assert (results["EM after"] >= 0.6).all(), results["EM after"]
+print(f"✓ the untuned base scores EM <= {results['EM before'].max():.2f} in every format; after tuning every "
+      f"format scores at least {results['EM after'].min():.2f} "
+      f"(spread between formats: {results['EM after'].max() - results['EM after'].min():.2f})")
+tokens = results["train tokens"]
+assert tokens["infilling"] > tokens["prefix"] > tokens["seq2seq"], tokens
+print(f"✓ the same examples cost {tokens['infilling']:,.0f} tokens as infilling, {tokens['prefix']:,.0f} as "
+      f"prefix, {tokens['seq2seq']:,.0f} as seq2seq")
 
 # %% [markdown]
-# **Reading the result.** Every format learns: the information (instruction, input, answer) is the same, and the
-# model picks up whichever layout it is shown. At this small budget, on this base model, the plain-text prefix
-# format learns faster than seq2seq and chat; the per-task columns show where its lead comes from (printed
-# above). Infilling's place is *not* asserted: in our reruns it moved between near-prefix and near-seq2seq with
-# the seed — change `seed` in `BUDGET` and rerun the cell to see it move. Two cautions before generalising: this
-# is a 1 M-parameter model after a few hundred steps, and the formats also differ in cost — compare the
-# `train tokens` column: the same examples are longer in the infilling format and shorter in seq2seq. In practice the format is chosen for
-# *use* as much as for EM: the chat template is what chat front-ends send, infilling is what code editors need,
-# and whatever you choose, **the format at inference must be the one the model was tuned on**.
+# **Reading the result.** Every format learns: the information (instruction, input, answer) is the same, and a
+# pretrained base picks up whichever layout it is shown. The ranking is *not* asserted: prefix, seq2seq and chat
+# end within a few test answers of each other, and such gaps move with the seed — change `seed` in `BUDGET` and
+# rerun the cell to see it. Where one format trails, look at the per-task columns before blaming the format: a
+# gap concentrated on one task (the line printed under the table) says more about that task in that layout than
+# about the format in general. (With the course's first, weaker base model, prefix led seq2seq and chat by 0.14
+# EM at this budget; a base that knows the skills better leaves less for the layout to decide.) The formats do
+# differ in cost — compare the
+# `train tokens` column: the same examples are longer in the infilling format and shorter in seq2seq. In practice
+# the format is chosen for *use* as much as for EM: the chat template is what chat front-ends send, infilling is
+# what code editors need, and whatever you choose, **the format at inference must be the one the model was tuned
+# on**.
 
 # %% [markdown]
 # ## Exercises

@@ -277,14 +277,14 @@ plt.xlabel("step"); plt.ylabel("masked NLL"); plt.yscale("log"); plt.title("tuni
 
 # %% [markdown]
 # **Steps 1–2: new instructions, filtered.** Twelve samples per task (`model.generate(do_sample=True)`,
-# temperature 0.7, top-p 0.9, fixed seed), then `si.filter_generated`: a candidate is removed as *invalid*
+# temperature 1.0, top-p 0.95, fixed seed; at 0.7 almost every sample was a copy), then `si.filter_generated`: a candidate is removed as *invalid*
 # (Self-Instruct-like heuristics, plus words no template uses — the small model's misspellings), as a
 # *duplicate*, or as *too similar* (ROUGE-L ≥ 0.7 with an existing template or with a candidate kept before it).
 
 # %%
 existing = si.existing_instructions()          # all templates: training, held-out and Chinese ones
 vocabulary = si.instruction_vocabulary()
-proposals = si.propose_instructions(generator, tokenizer, n=12, k=3, seed=0, temperature=0.7, top_p=0.9)
+proposals = si.propose_instructions(generator, tokenizer, n=12, k=3, seed=0, temperature=1.0, top_p=0.95)
 step2 = si.filter_generated(proposals, existing, threshold=0.7,
                             validate=lambda p: si.instruction_problem(p.text, vocabulary))
 print(f"{len(proposals)} proposals from {len(existing)} existing instructions ->", step2.counts())
@@ -354,14 +354,15 @@ for i in mislabelled[:3]:
     print(f"  {e.instruction!r} | {e.input!r} -> {e.output!r}   (labelled by the {e.task} solver)")
 
 # %% [markdown]
-# What this shows, at the scale of a 0.9 M-parameter model that knows 96 instructions: most proposals are
-# misspelt, copies or near-copies, and the filter removes them. Many copies belong to *another* task: the model
-# drifts between tasks. The inputs written for such a drifted instruction are valid for the task it was proposed
-# for, so that task's solver labels them and the example teaches a wrong answer (just above). Here ROUGE-L
-# stopped those instructions only because they copy another task's template; a drifted instruction phrased a
-# little differently passes every check — the filter catches copies, not meaning (Section 3). Writing *inputs*
-# works better: for phrasings it never saw (the held-out templates) most sampled inputs are valid, which gives
-# new training examples for new phrasings. A large model proposes better, but the checks stay this shallow.
+# What this shows, at the scale of a 0.9 M-parameter model that knows 96 instructions: almost every proposal is
+# a copy or a near-copy of a template it was tuned on, or misspelt, and the filter removes it. Of the few it keeps,
+# read the list above: some are usable new phrasings, others are mixtures of two templates that no longer ask
+# for one clear thing — and pass every check, because the filter catches copies and unknown words, not meaning
+# (Section 3). A few copies belong to *another* task (printed above): when that happens, the inputs written for
+# the instruction are valid for the task it was proposed for, so that task's solver labels them and the example
+# teaches a wrong answer. Writing *inputs* works better: for phrasings it never saw (the held-out templates) most
+# sampled inputs are valid, which gives new training examples for new phrasings. A large model proposes more
+# varied instructions, but the checks stay this shallow.
 
 # %%
 assert all(ds.most_similar(p.text, existing)[0] < 0.7 for p in step2.kept)          # the filter's promise
@@ -371,7 +372,7 @@ assert len(proposals) - counts["kept"] >= 0.8 * len(proposals), counts          
 assert copies >= 0.3 * len(proposals), counts    # ... much of it as copies
 held_share = step4_table.loc["held-out templates", "kept share"]
 assert held_share >= 0.5, step4_table    # inputs for new phrasings
-assert len(drifted) >= 0.2 * len(copied) and mislabelled    # the model mixes up tasks
+assert step2.kept and len(drifted) <= 0.2 * len(copied)    # a few kept; copies are mostly of the task asked for
 print(f"✓ the filter removed {len(proposals) - counts['kept']} of {len(proposals)} proposals ({copies} as "
       f"(near-)copies); every kept one has ROUGE-L < 0.7 with all {len(existing)} templates; "
       f"{held_share:.0%} of the inputs written for held-out templates are valid; {len(drifted)} copies came "

@@ -117,10 +117,12 @@ print(f"verbaliser on the untuned base: accuracy {base_verbal_acc:.2f}")
 pd.crosstab(pd.Series([e.task for e in cls_test], name="task"), pd.Series(base_verbal, name="base verbaliser says"))
 
 # %% [markdown]
-# Both label words get a tiny probability after the instruction prompt (the log-probabilities printed above),
-# and the untuned base gives the same label to every example of a task: it has no idea that the instruction asks
-# it to judge the input, so its accuracy sits at chance. (It was pretrained on prose and has the skills *as
-# prose*; notebook 00 showed that. Read as instructions, they are not reachable yet.)
+# The untuned base never saw an instruction, yet as a verbaliser it is well above the majority baseline: this is
+# **zero-shot prompting**. Its corpus has sentences like "The review 'nice fun' is positive." and "Any animal in
+# red 3 fox? yes.", so after a review, the word *positive* or *negative* that fits it is already the likelier
+# continuation — the verbaliser only has to compare the label words, never to produce the format. The table
+# above shows where it still goes wrong, task by task. (GPT-3 made the same observation at a far larger scale:
+# a pretrained LM classifies zero-shot, and instruction tuning then lifts it further.)
 #
 # ## Way 1 · Conditional generation
 # Tune the whole LM on all four tasks with the answer-token loss (`itlib.train.fit`, as in notebooks 00–01).
@@ -267,12 +269,14 @@ table.round(3).astype(object).where(table.notna(), "–")
 # **What the table shows.** All three ways reach far above the majority baseline on inputs they never saw,
 # and hold up on phrasings they never saw. The heads get there in fewer steps, with a few hundred new
 # parameters, but each does one kind of output; generation handles all four tasks with the LM head it already
-# had, and one tuned LM also serves as a verbaliser. Before tuning, the verbaliser is at chance.
+# had, and one tuned LM also serves as a verbaliser. Before tuning, the verbaliser already beats the majority
+# baseline (zero-shot prompting), and tuning the LM lifts it much further.
 #
 # **Check.** The claims above, asserted with wide margins:
 
 # %%
-assert abs(base_verbal_acc - 0.5) <= 0.15, base_verbal_acc  # untuned: chance level on two balanced labels
+assert base_verbal_acc >= majority_acc + 0.1, (base_verbal_acc, majority_acc)   # zero-shot: above the baseline
+assert tuned_verbal_acc >= base_verbal_acc + 0.1, (tuned_verbal_acc, base_verbal_acc)  # ... tuning lifts it
 for name, acc in (("generation", gen["accuracy"]), ("tuned verbaliser", tuned_verbal_acc),
                   ("classification head", clf_acc)):
     assert acc >= majority_acc + 0.3, (name, acc, majority_acc)
@@ -280,7 +284,8 @@ for name, f1 in (("generation", gen["labelling"]["f1"]), ("tagging head", tag_sc
     assert f1 >= majority_f1 + 0.35, (name, f1, majority_f1)
 assert gen["exact_match"] >= 0.8, gen["exact_match"]
 assert min(clf_acc_phr, tag_scores_phr["f1"], gen_phr["exact_match"]) >= 0.75  # new phrasings too
-print("✓ every way beats its majority baseline by a wide margin; the untuned verbaliser is at chance")
+print(f"✓ every way beats its majority baseline by a wide margin; the untuned verbaliser is above it "
+      f"({base_verbal_acc:.2f} vs {majority_acc:.2f}) and the tuned one far above ({tuned_verbal_acc:.2f})")
 assert in_label_set >= 0.95, in_label_set
 assert f1_parity >= 0.9 and f1_word_type >= 0.9, (f1_parity, f1_word_type)
 print("✓ the instruction decides the label set and the tag set: same input, different tags")
@@ -322,8 +327,9 @@ ex03.q3.check(my_label)
 # - One backbone, three readouts: the **LM head** generates the answer (exact match), a **classification
 #   head** on the last hidden state of f(X, I) gives one label (accuracy), a **tagging head** on the items'
 #   hidden states gives one tag each (tag precision / recall / F1).
-# - A **verbaliser** classifies with the LM itself: $\arg\max_y \log P(y \mid f(X, I))$ — useless before
-#   instruction tuning (chance), as good as generation after it.
+# - A **verbaliser** classifies with the LM itself: $\arg\max_y \log P(y \mid f(X, I))$ — already above the
+#   majority baseline before instruction tuning (zero-shot prompting of a pretrained LM), as good as generation
+#   after it.
 # - The instruction is part of the input the heads read: it chooses which labels and which tags are in play.
 #
 # **Next:** `04_embeddings.ipynb` — turning the instruction itself into a vector $e_I$, and seeing paraphrases

@@ -116,12 +116,12 @@ print(f"{len(new_ids)} token types in the training data never occur in 5 000 pre
 print(tokenizer.convert_ids_to_tokens(sorted(new_ids, key=lambda i: -counts[i])[:16]))
 
 # %% [markdown]
-# The newline, `Instruction`, `Input`, `Answer`, labels like `NUM` … the template itself is made of unseen tokens.
+# `Instruction`, `Input`, `Answer` … the template itself is made of unseen tokens.
 # The sequence markers `<s>` and `</s>` count as new too: pretraining only put them around whole documents, while
 # here `</s>` must end every answer. A partial method that keeps these embeddings frozen has to work *around* random
 # vectors. The usual fix for new tokens (in `peft`: `trainable_token_indices` or `modules_to_save`) is to train those
 # rows too: `S.train_embedding_rows(model, new_ids)` masks the gradient of every other row. We give every partial
-# method these rows — and, to see why, train LoRA once without them.
+# method these rows — and, to see whether it matters, train LoRA once without them.
 #
 # **LoRA by hand.** A frozen linear layer plus a low-rank detour, in a few lines:
 
@@ -257,7 +257,8 @@ sharing.round(2)
 # %%
 weak = sharing[sharing["one model per task"] < 0.5]
 strongest = sharing["one model per task"].idxmax()
-print(f"tasks weak on their own (< 0.5): {list(weak.index)}, mean gain from sharing {weak['gain from sharing'].mean():+.2f}")
+print(f"tasks weak on their own (< 0.5): {list(weak.index) or 'none'}; "
+      f"largest change from sharing: {sharing['gain from sharing'].abs().max():.2f}")
 print(f"the strongest alone, {strongest}: {sharing.loc[strongest, 'gain from sharing']:+.2f}")
 
 # %% [markdown]
@@ -333,16 +334,22 @@ plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # **Reading the table.**
-# - Without training the template tokens, LoRA barely learns; with them, every partial method lands close to full
-#   fine-tuning while training a fraction of the parameters.
-# - Full fine-tuning forgets most of the base model's world: its corpus loss ends above $\log |V|$, worse than
-#   guessing uniformly. Each partial method keeps that world nearly intact.
-# - Sharing across tasks lifts the tasks that are weak on their own; the strongest one alone does not gain (here it
-#   loses: negative transfer, or a task that this short run learns late — one run cannot tell which).
-# - Reptile's weights score low on the seen tasks themselves (and forget the most), yet adapt to the new task about
-#   as well as the multi-task model. Both adapt faster than the base: up to 16 steps the base scores nothing, after 32
-#   it has caught up — instruction tuning buys *speed* of adaptation to a new task.
-# - NEFTune and distillation: the differences are within two standard errors — no conclusion at this scale.
+# - Every partial method lands close to full fine-tuning (within 0.15 exact match) while training a fraction of
+#   the parameters. Freezing the template tokens' random rows did *not* hurt LoRA on the seen tasks here: the
+#   adapters learnt to work around them. (With the course's first, weaker base model, LoRA without those rows
+#   barely learnt.) Training them costs a few thousand parameters and removes one way to fail, so keep them.
+# - Full fine-tuning forgets most of the base model's world: its corpus loss more than triples, on the way to the
+#   $\log |V|$ of guessing uniformly. Each partial method forgets less than a third as much.
+# - Sharing across tasks: every task here is learnt well on its own, and training them together changes each
+#   score by at most 0.1 — with a base that already knows the skills, there is little left for sharing to add.
+#   (With the course's first base model, two tasks were weak alone and sharing lifted them.)
+# - Reptile's weights score low on the seen tasks themselves and forget almost as much as full fine-tuning; they
+#   adapt to the new task about as well as the multi-task model. But the **untuned base adapts fastest**: it knows
+#   `min_digit` from prose ("the lowest number in 3 5 2 is 2"), and a few steps on 16 examples connect the
+#   instruction to it. Tuning on four other tasks first made that harder, not easier — meta-learning buys fast
+#   adaptation only when the starting point does not already know the skill.
+# - NEFTune: within two standard errors of plain full tuning — no conclusion at this scale. Distillation: the
+#   distilled student beats the data-only one by more than the NEFTune gap (printed); one run, one seed.
 #
 # **Check.** Each of these sentences, asserted.
 
@@ -350,33 +357,35 @@ plt.tight_layout(); plt.show()
 em, forget = table["EM seen tasks"], table["forgetting"]
 partial = ["top 2 of 4 layers", "bias-only (BitFit)", "LoRA r=8"]
 assert em["base (no tuning)"] < 0.05 and em["full fine-tuning"] > 0.4
-assert em["LoRA r=8"] > em["LoRA r=8, new tokens frozen"] + 0.25                  # the new tokens matter
 for name in partial:
     assert em[name] >= em["full fine-tuning"] - 0.15, name                        # close to full ...
     assert table.loc[name, "trainable params"] < 0.5 * table.loc["full fine-tuning", "trainable params"]  # ... with less
-    assert forget[name] < forget["full fine-tuning"] / 4, name                    # and far less forgetting
-assert table.loc["full fine-tuning", "corpus loss"] > math.log(len(tokenizer))
-print("✓ partial methods (with the new-token rows) come within 0.15 of full fine-tuning and forget far less")
+    assert forget[name] < forget["full fine-tuning"] / 3, name                    # and far less forgetting
+base_loss = table.loc["base (no tuning)", "corpus loss"]
+assert table.loc["full fine-tuning", "corpus loss"] > 3 * base_loss
+print("✓ partial methods come within 0.15 of full fine-tuning and forget less than a third as much "
+      f"(full fine-tuning: corpus loss {base_loss:.2f} -> {table.loc['full fine-tuning', 'corpus loss']:.2f})")
 
-assert weak["gain from sharing"].mean() > 0.2 and (weak["gain from sharing"] > 0).all()
-assert sharing.loc[strongest, "gain from sharing"] <= 0
-print("✓ sharing lifts every task that is weak alone; the strongest one alone does not gain")
+assert (sharing["one model per task"] >= 0.8).all() and (sharing["gain from sharing"].abs() <= 0.1).all()
+print("✓ every task is learnt alone; sharing changes no task by more than 0.1")
 
-assert em["Reptile (meta-learning)"] < em["full fine-tuning"] - 0.2 and forget.idxmax() == "Reptile (meta-learning)"
+assert em["Reptile (meta-learning)"] < em["full fine-tuning"] - 0.2
+assert all(forget["Reptile (meta-learning)"] > 2 * forget[name] for name in partial)
 late = adaptation.loc[adaptation.index >= 8]
 assert (late["Reptile"] - late["multi-task"]).abs().max() <= 0.1                 # about as well as multi-task
-most = adaptation.loc[STEPS[-1]]
-assert adaptation.loc[:16, "base"].max() <= 0.05                                 # tuned models adapt faster ...
-assert adaptation.loc[8:16, ["Reptile", "multi-task"]].min().min() >= 0.2
-assert abs(most["base"] - most["multi-task"]) <= 0.1                             # ... the base catches up later
-print("✓ Reptile: low on the seen tasks, adapts within 0.1 of multi-task; both faster than the base, which catches up")
+assert adaptation.loc[0, "multi-task"] > adaptation.loc[0, "base"]               # tuned: the format, at 0 steps
+early = adaptation.loc[4:16]
+assert (early["base"] >= early[["Reptile", "multi-task"]].max(axis=1) + 0.1).all()  # the base adapts fastest
+print("✓ Reptile: low on the seen tasks, adapts within 0.1 of multi-task; the untuned base adapts fastest")
 
 kd_gain = em["2-layer student, distilled"] - em["2-layer student, data only"]
 kd_noise = two_se(em["2-layer student, distilled"], em["2-layer student, data only"], len(test_inputs))
-assert abs(neft_gain) < neft_noise and abs(kd_gain) < kd_noise                   # honest: no conclusion
+assert abs(neft_gain) < neft_noise                                               # honest: no conclusion
 assert abs(n_row["EM seen tasks"] - f_row["EM seen tasks"]) <= 0.05              # NEFTune costs nothing on seen tasks
-assert em["2-layer student, distilled"] < em["full fine-tuning"]                 # the student stays below its teacher
-print(f"✓ NEFTune ({neft_gain:+.3f}) and distillation ({kd_gain:+.3f}) differences are within two standard errors")
+assert kd_gain > abs(neft_gain)                                                  # distillation helps the student ...
+assert em["2-layer student, distilled"] < em["full fine-tuning"]                 # ... which stays below its teacher
+print(f"✓ NEFTune ({neft_gain:+.3f}) is within two standard errors ({neft_noise:.3f}); distillation lifts the "
+      f"student by {kd_gain:+.3f} (two standard errors: {kd_noise:.3f})")
 
 # %% [markdown]
 # ## Exercises
@@ -412,13 +421,14 @@ ex.q3.check(kd)
 # ## Summary and next
 # - **Which parameters move** is a choice: all (full), a subset (top layers, biases), or a low-rank update (LoRA,
 #   $W + \frac{\alpha}{r}BA$, mergeable into $W$ afterwards). `itlib.strategies` has each, for any Hugging Face model.
-# - **New tokens need trainable embeddings.** Instruction templates and chat markers are often new to the base
-#   model; a partial method that freezes their (random) embeddings fails.
+# - **New tokens** (template words, chat markers) start with random embeddings. Here LoRA worked around frozen
+#   ones; train them anyway (`trainable_token_indices` in `peft`) — with a weaker base, freezing them failed.
 # - Partial methods trade a little accuracy for far less forgetting of the pretrained model's world.
-# - **Sharing** tasks helps the weak ones; **meta-learning** (Reptile) optimises for fast adaptation rather than for
-#   the training tasks themselves.
+# - **Sharing** tasks helps tasks that are weak alone (none is, on this base); **meta-learning** (Reptile) optimises
+#   for fast adaptation rather than for the training tasks themselves — and a base that already knows a skill
+#   adapts faster still.
 # - **NEFTune** (noise on embeddings) and **distillation** (a student matching a teacher's soft outputs) are one
-#   `loss_fn` each; at this small scale their effects are within the noise of our test sets.
+#   `loss_fn` each; NEFTune's effect is within the noise of our test sets, distillation's is larger.
 #
 # **Next:** `07_prompts.ipynb` — change the input instead of the weights: prompt engineering, soft prompts, ensembles.
 

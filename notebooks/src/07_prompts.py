@@ -195,7 +195,8 @@ print(f"✓ hand = SoftPrompt = peft; the instruction's own embeddings reproduce
 # ### 2.2 Learn a soft prompt that replaces the instruction
 # For the tuned task `contains_animal` we compare three ways to ask: no instruction at all ($m = 0$: the model sees
 # only "Instruction:" and the input), each hand-written phrasing (from section 1), and a soft prompt of $m = 4$
-# vectors trained on 200 training examples, the model frozen. Training is `itlib.train.fit` with the soft prompt's
+# vectors, started from the embeddings of the label words "yes no" (2.3 shows why the start matters), trained on
+# 200 training examples, the model frozen. Training is `itlib.train.fit` with the soft prompt's
 # `loss_fn` and `collate_fn` (`train_soft_prompt`): the loss counts the answer tokens only.
 
 # %%
@@ -204,7 +205,8 @@ refs = [e.output for e in seen_test]
 no_instruction = exact_match(generate_soft(SoftPrompt(tuned, n_tokens=0), tokenizer, seen_test), refs)
 written = grid[(grid.task == SEEN) & grid.template.between(0, 7)].set_index("instruction").exact_match
 
-learned = SoftPrompt(tuned, n_tokens=4, init="vocab", seed=0)
+label_ids = encode(tokenizer, " " + " ".join(TASKS[SEEN].labels))        # " yes no"
+learned = SoftPrompt(tuned, n_tokens=4, init="text", token_ids=label_ids, seed=0)
 before = {k: v.clone() for k, v in tuned.state_dict().items()}
 soft_fit = train_soft_prompt(learned, tokenizer, seen_train, epochs=2, lr=0.03, seed=0)
 soft_em = exact_match(generate_soft(learned, tokenizer, seen_test), refs)

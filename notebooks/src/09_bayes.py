@@ -161,7 +161,7 @@ plt.xlabel("log10 Fisher (normalised to mean 1)"); plt.ylabel("weights")
 plt.title("most weights barely matter to the corpus, a few a lot\n(left bump: embeddings of tokens the documents never use)", fontsize=10)
 plt.show()
 assert share_top1 > 0.5
-assert len(dead_rows) * emb.shape[1] > 0.99 * int((flat < 1e-6).sum()) and all(i not in seen for i in dead_rows)
+assert len(dead_rows) * emb.shape[1] > 0.9 * int((flat < 1e-6).sum()) and all(i not in seen for i in dead_rows)
 
 # %% [markdown]
 # ## 3 · The sweep: three priors × three strengths, and no prior
@@ -248,7 +248,7 @@ assert all(r["‖θ−θ₀‖"] < none["‖θ−θ₀‖"] / 3 for r in sp)
 # a similar new-task score, very different retention: the weakest priors at 0 and at θ₀
 assert abs(wd[0]["new EM"] - sp[0]["new EM"]) < 0.1 and wd[0]["old corpus loss"] > 2 * sp[0]["old corpus loss"]
 # EWC vs L2-SP at the same retention
-assert best_ew["new NLL"] < best_sp["new NLL"] - 0.15
+assert best_ew["new NLL"] < 0.5 * best_sp["new NLL"]
 print("✓ no prior forgets; the prior at 0 forgets more, the prior at θ₀ keeps the corpus at every strength;")
 print("✓ at a similar new-task score the prior at θ₀ retains far more than the prior at 0;")
 print("✓ among runs that keep the corpus, EWC learns the new tasks better than L2-SP")
@@ -304,14 +304,17 @@ summary.round(3)
 # %%
 small_s, big_s = summary.iloc[0], summary.iloc[1]
 assert big_s["distance kept (MAP / free)"] > 2 * small_s["distance kept (MAP / free)"]
-assert small_s["NLL cost of the prior"] > 2 * big_s["NLL cost of the prior"] > 0
+assert small_s["NLL cost of the prior"] < 0 < big_s["NLL cost of the prior"]
 print(f"✓ with 16× more data the same prior lets training move {big_s['distance kept (MAP / free)']:.0%} of the free "
-      f"distance (vs {small_s['distance kept (MAP / free)']:.0%}) and costs "
-      f"{big_s['NLL cost of the prior']:.2f} nats instead of {small_s['NLL cost of the prior']:.2f}")
+      f"distance (vs {small_s['distance kept (MAP / free)']:.0%}); on 100 examples it *lowers* the new-task NLL by "
+      f"{-small_s['NLL cost of the prior']:.2f} nats (less overfitting), on {n_big} it costs "
+      f"{big_s['NLL cost of the prior']:.2f}")
 
 # %% [markdown]
-# **What does not show at this scale.** The priors do not make the *new* tasks better here: with one pass there is
-# no overfitting for them to prevent, so every prior costs some new-task score and the gain is all in retention.
+# **When the prior helps the new tasks too.** In the one-pass sweep there is no overfitting for a prior to prevent,
+# so every prior costs some new-task NLL and the gain is all in retention. With 100 examples and 16 passes the free
+# model overfits them, and the same prior *lowers* the new-task NLL on new inputs (the table above): a prior is a
+# regulariser exactly where the data are few.
 # EM on 120 test examples moves in steps of 0.008 and is noisy at these scores (the order of runs on EM alone is not
 # reliable; the NLL is smoother). And the prior at 0 is not the gentle regulariser of textbooks: with Adam and a
 # pretrained start it is the worst choice for forgetting at every strength tried.

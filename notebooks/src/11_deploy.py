@@ -168,12 +168,16 @@ print(f"✓ with EOS: {with_eos['mean new tokens']:.1f} new tokens per answer, E
 #
 # ### Greedy vs sampling
 # Sampling draws the next token from $p_T$ restricted to the top-p nucleus. By hand, on the model's logits for
-# the first answer token of one prompt — and the same numbers from the `transformers` logits processors:
+# the first answer token of one prompt (the one, among 60 test prompts, whose first token the model is least sure
+# of, so that sampling has something to vary) — and the same numbers from the `transformers` logits processors:
 
 # %%
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-ex = test[5]
+with torch.no_grad():  # the prompt (of the first 60) whose first answer token the model is least sure of
+    sure = [tuned(input_ids=torch.tensor([prompt_ids(e, tok)])).logits[0, -1].softmax(-1).max().item()
+            for e in test[:60]]
+ex = test[min(range(len(sure)), key=sure.__getitem__)]
 ids = torch.tensor([prompt_ids(ex, tok)])
 with torch.no_grad():
     z = tuned(input_ids=ids).logits[0, -1]  # logits of the first answer token
@@ -194,7 +198,7 @@ for T, p in [(0.5, 1.0), (1.0, 0.9), (1.5, 0.9)]:
 print("✓ temperature + top-p by hand = transformers' logits processors = deploy.next_token_distribution")
 
 top = z.softmax(-1).topk(8).indices
-labels = [repr(tok.decode([int(i)])) for i in top]
+labels = [ascii(tok.decode([int(i)])) for i in top]  # ascii: the plot font has no Chinese glyphs
 fig, ax = plt.subplots(figsize=(8, 3))
 for k, (T, p) in enumerate([(0.5, 1.0), (1.0, 1.0), (1.5, 1.0), (1.5, 0.9)]):
     ax.bar(torch.arange(8) + 0.2 * k - 0.3, by_hand(z, T, p)[top], width=0.2, label=f"T={T}, top-p={p}")
