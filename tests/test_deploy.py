@@ -157,7 +157,13 @@ def test_quantised_model_generates_and_is_smaller(base):
     assert small < 0.5 * full
     answers = generate(q, tok, EXAMPLES)
     assert len(answers) == len(EXAMPLES) and all(isinstance(a, str) for a in answers)
-    assert sum(a == b for a, b in zip(answers, generate(model, tok, EXAMPLES))) >= 3  # close to float
+    # close to float: the next-token distributions at the prompt positions differ by a small total variation
+    # distance, 0.5 * sum |p - q| (measured 0.13-0.20 per prompt on the shipped base; unrelated models: ~1).
+    # Whole generations of the untuned base run on for dozens of tokens, so they are not compared.
+    with torch.no_grad():
+        tv = [0.5 * (q(input_ids=ids).logits.softmax(-1) - model(input_ids=ids).logits.softmax(-1)).abs().sum(-1).mean()
+              for ids in (torch.tensor([prompt_ids(ex, tok)]) for ex in EXAMPLES)]
+    assert max(tv) < 0.25, tv
 
 
 def test_model_size_counts_tied_weights_once(base, exported):
