@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'default' (the shipped base model), 'none' (from scratch), or an HF folder / hub id")
     t.add_argument("--epochs", type=float, default=None, help="passes over the training data")
     t.add_argument("--n-train", type=int, default=None,
-                   help="suite training examples per task (default 1000 from a base, 4250 from scratch)")
+                   help="suite training examples per task (default 1000 from a base, 3750 from scratch)")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--size", default="tiny", help="model size for --base none (micro, tiny, small)")
     t.add_argument("--arch", default="llama", help="architecture for --base none (llama, gpt2)")

@@ -75,9 +75,9 @@ def test_base_can_be_any_local_hf_folder(tmp_path, user_file, capsys):
     assert json.loads((out / "config.json").read_text())["model_type"] == "gpt2"
 
 
-@pytest.mark.parametrize("base, expected", [("none", 4250), ("default", 1000)])
+@pytest.mark.parametrize("base, expected", [("none", 3750), ("default", 1000)])
 def test_training_examples_per_task_follow_the_recipe(tmp_path, monkeypatch, base, expected):
-    """From scratch trains on more fresh examples (one pass) than tuning the base (2.5 passes)."""
+    """From scratch trains on more fresh examples (one pass) than tuning the base (2 passes)."""
     from itlib import pipeline
 
     seen = {}

@@ -24,7 +24,7 @@
 # - **held-out loss** — the answer NLL $-\frac{1}{|A|}\sum_{t\in A}\log P_\theta(y_t\mid f(X,I), y_{<t})$ on
 #   the test examples: the training loss, measured on new inputs. It moves smoothly long before EM does,
 #   which matters here: each run sees 40 k – 200 k tokens (the `tokens` columns), a small fraction of the
-#   course's full tuning recipe (1 000 examples per task, 2.5 passes).
+#   course's full tuning recipe (1 000 examples per task, 2 passes).
 
 # %%
 import copy  # noqa: I001 -- itlib before torch, on purpose
