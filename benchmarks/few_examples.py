@@ -1,23 +1,39 @@
-"""N = 16, 64, 256 instruction examples: the pretrained base vs the same architecture from scratch.
+"""N = 16, 64, 256 instruction examples: the pretrained base vs the same architecture from scratch,
+over several draws of the N examples, drawn to cover the tasks' phrasings (`covering_sample`) and
+drawn at random.
 
     python benchmarks/few_examples.py --out benchmarks/few_examples.json
 """
 
 import argparse
 import json
+import statistics
 
 import torch
 
 from itlib.experiments import few_examples
 
+
+def summary(rows):
+    """Mean and spread of exact match per (sample, N, start) over the draws."""
+    out = {}
+    for r in rows:
+        out.setdefault(f'{r["sample"]} N={r["N"]} {r["start"]}', []).append(r["exact_match"])
+    return {k: {"mean": round(statistics.mean(v), 3), "min": round(min(v), 3), "max": round(max(v), 3),
+                "draws": len(v)} for k, v in out.items()}
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="benchmarks/few_examples.json")
     ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--draws", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    rows = few_examples(ns=(16, 64, 256), steps=args.steps, n_test_per_task=30)
-    for r in rows:
-        print(r)
+    rows = []
+    for sample in ("covering", "random"):
+        rows += few_examples(ns=(16, 64, 256), steps=args.steps, n_test_per_task=30, draws=args.draws, sample=sample)
+    result = {"summary": summary(rows), "rows": rows}
+    print(json.dumps(result["summary"], indent=2))
     with open(args.out, "w") as f:
-        json.dump(rows, f, indent=2)
+        json.dump(result, f, indent=2)

@@ -177,3 +177,34 @@ def test_pretrain_sweep_reuses_a_scratch_row_and_tunes_the_others(tokenizer, spl
     assert row["base"] == "none (scratch)" and row["steps"] == 7 and row["exact_match"] == 0.25
     df = E.pretrain_sweep(tokenizer, train, test, doc_counts=(0,), size="micro")
     assert len(recorded_fit) == 1 and len(recorded_fit[0]) == 8  # tuned on the given examples
+
+
+def test_covering_sample_spreads_n_over_tasks_phrasings_and_difficulties():
+    from collections import Counter
+
+    pool = suite_data(n_train_per_task=80, n_test_per_task=3, seed=0)["train"]
+    sample = E.covering_sample(pool, 256, seed=0)
+    assert len({id(ex) for ex in sample}) == 256 and all(any(ex is p for p in pool) for ex in sample[:20])
+    per_task = Counter(ex.task for ex in sample)
+    assert set(per_task.values()) == {16}, per_task  # 16 tasks, 16 each
+    for task in per_task:
+        mine = [ex for ex in sample if ex.task == task]
+        templates = Counter(ex.template for ex in mine)
+        available = {ex.template for ex in pool if ex.task == task}
+        assert set(templates) == available, task  # no training phrasing left out
+        assert max(templates.values()) - min(templates.values()) <= 1, (task, templates)
+        levels = Counter(ex.difficulty for ex in mine)
+        assert max(levels.values()) - min(levels.values()) <= 2, (task, levels)
+    assert [ex.input for ex in E.covering_sample(pool, 256, seed=0)] == [ex.input for ex in sample]
+    assert [ex.input for ex in E.covering_sample(pool, 256, seed=1)] != [ex.input for ex in sample]
+    assert len(E.covering_sample(pool, 10**6)) == len(pool)  # asks for more than there is: all of it
+
+
+def test_covering_sample_covers_more_phrasings_than_a_random_draw():
+    import random
+
+    pool = suite_data(n_train_per_task=80, n_test_per_task=3, seed=0)["train"]
+    def covered(sample):
+        return len({(ex.task, ex.template) for ex in sample})
+    randoms = [covered(random.Random(s).sample(pool, 128)) for s in range(5)]
+    assert covered(E.covering_sample(pool, 128)) > max(randoms), randoms
