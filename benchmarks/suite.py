@@ -40,7 +40,7 @@ def main():
     ap.add_argument("--scratch-seeds", type=int, nargs="*", default=[1, 2],
                     help="further seeds of the from-scratch run (data, initialisation and batch order): is it robust?")
     args = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("ITLIB_THREADS", 2)))
+    torch.set_num_threads(int(os.environ.get("ITLIB_THREADS", "2")))
     splits = suite_data(TRAIN_EXAMPLES_PER_TASK["pretrained"])
     out = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
            "torch": torch.__version__}
