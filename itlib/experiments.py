@@ -411,16 +411,18 @@ def few_examples(ns=(16, 64, 256), steps: int = 150, seed: int = 0, n_test_per_t
     import itlib
     from itlib.models import build_model
 
+    if sample not in ("covering", "random"):
+        raise ValueError(f"sample must be 'covering' or 'random', not {sample!r}")
     base, tok = itlib.load_base()
     splits = suite_data(n_train_per_task=max(ns) // 4 + 16, n_test_per_task=n_test_per_task, seed=seed)
     rows = []
     for n in ns:
+        epochs = steps_to_epochs(n, steps, batch_tokens)
         for draw in range(draws):
             if sample == "covering":
                 train = covering_sample(splits["train"], n, seed=seed + draw)
             else:
                 train = random.Random(seed + draw).sample(splits["train"], n)
-            epochs = steps_to_epochs(n, steps, batch_tokens)
             starts = {"pretrained base": copy.deepcopy(base),
                       "from scratch": build_model(tok, arch="llama", size="tiny", seed=seed)}
             for start, model in starts.items():

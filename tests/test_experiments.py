@@ -208,3 +208,8 @@ def test_covering_sample_covers_more_phrasings_than_a_random_draw():
         return len({(ex.task, ex.template) for ex in sample})
     randoms = [covered(random.Random(s).sample(pool, 128)) for s in range(5)]
     assert covered(E.covering_sample(pool, 128)) > max(randoms), randoms
+
+
+def test_few_examples_rejects_an_unknown_sampling():
+    with pytest.raises(ValueError, match="covering"):
+        E.few_examples(ns=(16,), sample="stratified")
