@@ -21,6 +21,12 @@ linear: |i - j|; quadratic: (i - j)^2 -- near misses on an ordinal scale count l
 as `sklearn.metrics.precision_recall_fscore_support`, `confusion_matrix` and `cohen_kappa_score`
 (tests/test_metrics.py checks them against scikit-learn).
 
+Is a difference between two scores real? Two rates p and q, each measured on n independent examples,
+differ by chance with standard error sqrt(p(1-p)/n + q(1-q)/n) (`two_se` gives twice that); per-example
+scores a_i, b_i of two systems on the *same* examples give the paired d_i = a_i - b_i, with standard
+error sd(d) / sqrt(n) (`paired_two_se`, usually much smaller). The notebooks call a difference real only
+beyond two standard errors.
+
 Exact match, tag P/R/F1 and the per-task / per-cluster scores live in `itlib.evaluate` and are
 reused here.
 """
@@ -194,3 +200,20 @@ def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None, weight
     if chance == 0:  # both raters used one and the same category throughout: agreement is not defined
         return float("nan")
     return float(1 - (w * observed).sum() / chance)
+
+
+def two_se(p: float, q: float, n: int) -> float:
+    """Two standard errors of p - q for two rates measured on n independent examples each:
+    2 sqrt(p(1-p)/n + q(1-q)/n)."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    return 2 * float(np.sqrt(p * (1 - p) / n + q * (1 - q) / n))
+
+
+def paired_two_se(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two standard errors of mean(a_i - b_i) for two systems scored on the same n examples:
+    2 sd(d) / sqrt(n), d_i = a_i - b_i, sd with n - 1 in the denominator."""
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"need two equally long score lists of at least 2, got {len(a)} and {len(b)}")
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return 2 * float(d.std(ddof=1) / np.sqrt(len(d)))

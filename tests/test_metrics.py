@@ -155,3 +155,20 @@ def test_group_scores_per_cluster():
     assert rows["classify"]["macro_f1"] == pytest.approx(1 / 3)
     assert rows["label"]["tag_f1"] == 0.5 and rows["label"]["exact_match"] == 0.0
     assert rows["reorder"]["exact_match"] == 1.0 and "accuracy" not in rows["reorder"]
+
+
+def test_two_se_is_the_binomial_formula_and_paired_se_is_scipy_sem():
+    from scipy.stats import sem
+
+    from itlib.metrics import paired_two_se, two_se
+
+    assert two_se(0.5, 0.5, 100) == pytest.approx(2 * (0.25 / 100 + 0.25 / 100) ** 0.5)
+    assert two_se(1.0, 0.0, 10) == 0.0
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+    assert paired_two_se(a, b) == pytest.approx(2 * sem(a - b))
+    assert paired_two_se(a, a) == 0.0  # the same system: no difference at all
+    with pytest.raises(ValueError):
+        paired_two_se([1, 0], [1])
+    with pytest.raises(ValueError):
+        two_se(0.5, 0.5, 0)

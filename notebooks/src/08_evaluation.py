@@ -35,6 +35,7 @@ import torch
 
 from itlib.data import Example
 from itlib.evaluate import evaluate, normalise
+from itlib.metrics import two_se
 from itlib.pipeline import suite_data, tune
 from itlib.tasks import TASKS
 
@@ -401,26 +402,31 @@ plt.show()
 iteration.round(3)
 
 # %% [markdown]
-# **Check.** More training on the same mix barely moves the worst task; targeted examples lift it on new inputs
-# but far less on new phrasings; the other tasks do not pay much for it. Whether the six written phrasings add to
-# the held-out phrasings is *not* asserted: in this run they did not (printed) — six new phrasings are few next to
-# the templates the test uses, and one run on 120 probes cannot separate a small gain from noise.
+# **Check.** Extra training on the same mix does not move the worst task beyond chance; targeted examples lift it
+# on new inputs by more than two standard errors (120 probes each, `itlib.metrics.two_se`), more than the control
+# does, but its held-out phrasings gain less and stay far below; the other tasks pay little for it. Runs on other
+# CPUs (whose arithmetic differs in the last digits, so training takes a slightly different path) moved each of
+# these numbers by up to 0.1 and the phrasings' gain between +0.03 and +0.19, so the checks ask only what held in
+# all of them. Whether the six written phrasings add to the held-out phrasings is *not* asserted: six new
+# phrasings are few next to the templates the test uses, and 120 probes cannot separate a small gain from noise.
 
 # %%
-it = iteration
+it, n_probe = iteration, len(probe_inputs)
 before, same = it.loc["tuned (before)"], it.loc["more of the same"]
 more, phr = it.loc["more examples"], it.loc["more examples + new phrasings"]
-gain_same = same["worst task, new inputs"] - before["worst task, new inputs"]
-gain_more = more["worst task, new inputs"] - before["worst task, new inputs"]
-assert gain_more > 0.3 and gain_more > gain_same + 0.25, (gain_more, gain_same)
-assert more["worst task, new phrasings"] > before["worst task, new phrasings"] + 0.1             # lifted too ...
-assert more["worst task, new phrasings"] < more["worst task, new inputs"] - 0.3                # ... but far less
-assert phr["worst task, new inputs"] > before["worst task, new inputs"] + 0.3
-assert phr["all tasks, new inputs"] > before["all tasks, new inputs"] - 0.05  # no real price on the other tasks
-print(f"✓ {worst}, new inputs: {before['worst task, new inputs']:.2f} -> {more['worst task, new inputs']:.2f} with "
-      f"targeted examples (control: {same['worst task, new inputs']:.2f}); held-out phrasings: "
-      f"{before['worst task, new phrasings']:.2f} -> {more['worst task, new phrasings']:.2f} "
-      f"({phr['worst task, new phrasings']:.2f} with the written phrasings too)")
+new_in, new_phr = "worst task, new inputs", "worst task, new phrasings"
+gain_same, gain_more = same[new_in] - before[new_in], more[new_in] - before[new_in]
+assert abs(gain_same) < two_se(same[new_in], before[new_in], n_probe), gain_same      # the control: chance
+assert gain_more > two_se(more[new_in], before[new_in], n_probe), gain_more            # targeted: real ...
+assert more[new_in] - same[new_in] > two_se(more[new_in], same[new_in], n_probe)       # ... and beats the control
+assert more[new_phr] - before[new_phr] < gain_more                                      # phrasings gain less ...
+assert more[new_phr] < more[new_in] - 0.3                                               # ... and stay far below
+assert phr[new_in] - before[new_in] > two_se(phr[new_in], before[new_in], n_probe)
+assert phr["all tasks, new inputs"] > before["all tasks, new inputs"] - 0.1  # a small price on the other tasks
+print(f"✓ {worst}, new inputs: {before[new_in]:.2f} -> {more[new_in]:.2f} with targeted examples (two standard "
+      f"errors: {two_se(more[new_in], before[new_in], n_probe):.2f}; control: {same[new_in]:.2f}); held-out "
+      f"phrasings: {before[new_phr]:.2f} -> {more[new_phr]:.2f} ({phr[new_phr]:.2f} with the written phrasings "
+      f"too); all tasks {before['all tasks, new inputs']:.2f} -> {phr['all tasks, new inputs']:.2f}")
 
 # %% [markdown]
 # ## 5 · Online evaluation: an A/B test, simulated
@@ -559,8 +565,8 @@ ex.q3.check(my_users_per_arm)
 #   store ratings so that none is ever lost.
 # - Online, an A/B test needs a confidence interval and enough users — the formula tells how many, simulation
 #   confirms it — and it judges the whole model, not the task you fixed.
-# - Error analysis says where to add data: more examples fixed new inputs of the worst task, new phrasings fixed
-#   its held-out phrasings; a control run showed it was the data, not the extra steps.
+# - Error analysis says where to add data: more examples of the worst task fixed its new inputs (a control run
+#   showed it was the data, not the extra steps) but its held-out phrasings far less.
 #
 # **Next:** `09_bayes.ipynb` — instruction tuning as MAP estimation: priors, weight decay, L2-SP, EWC and forgetting.
 

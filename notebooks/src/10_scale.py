@@ -7,7 +7,7 @@
 # 2. measure how model size, the amount of pretraining data and the architecture change what instruction
 #    tuning reaches, on models small enough to train in seconds;
 # 3. repeat FLAN's ablation (number of task clusters → score on a held-out cluster) and T0's (number of
-#    templates per task → spread over held-out phrasings), and read where an effect from the papers does
+#    templates per task → loss on held-out phrasings), and read where an effect from the papers does
 #    **not** appear at this scale.
 #
 # **The idea.** What instruction tuning reaches depends on what the model brings: its parameters $N$, the
@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from itlib import experiments as E
+from itlib.metrics import paired_two_se
 from itlib.pipeline import suite_data
 from itlib.tasks import suite_splits
 
@@ -264,13 +265,17 @@ print(f"✓ untuned base: held-out cluster loss {untuned_loss:.1f}; after tuning
 #
 # ## 6 · Number of templates per task → held-out phrasings (T0's ablation)
 # T0 trained with more prompts per dataset and reported the median and the spread over prompts. Here: the
-# same examples (all 16 tasks, 64 per task), phrased with 1, 3 or 6 of each task's training templates, the
+# same examples (all 16 tasks, 64 per task), phrased with 1 or with 6 of each task's training templates, the
 # same steps — and every model is scored on each of the 32 held-out English templates separately (the same 9
-# inputs per template), so each *phrasing* gets one score.
+# inputs per template), so each *phrasing* gets one score. Which single template k = 1 gets, and the order of
+# the examples, are chance: one run is one draw. So we run it with two seeds and average each phrasing's loss
+# over them.
 
 # %%
 full = suite_data(n_train_per_task=64, n_test_per_task=12, seed=0)
-templates = E.template_ablation(base, tok, full["train"], ks=(1, 3, 6), n_inputs=9, epochs=2, **TUNE)
+templates = pd.concat([E.template_ablation(base, tok, full["train"], ks=(1, 6), n_inputs=9, epochs=2,
+                                           **{**TUNE, "seed": seed}).assign(seed=seed) for seed in (0, 1)])
+templates = templates.groupby(["k", "task", "template"], as_index=False)[["heldout_loss", "exact_match"]].mean()
 loss_summary = E.spread(templates, value="heldout_loss")
 em_summary = E.spread(templates, value="exact_match")
 pd.concat({"held-out loss per phrasing": loss_summary[["median", "mean", "iqr", "max"]],
@@ -284,26 +289,32 @@ axes[0].boxplot([templates[templates["k"] == k]["heldout_loss"] for k in ks],
 axes[0].set_xlabel("templates per task in training"); axes[0].set_ylabel("loss on one held-out phrasing")
 axes[1].bar([str(k) for k in ks], em_summary["mean"], color="tab:green")
 axes[1].set_xlabel("templates per task in training"); axes[1].set_ylabel("mean exact match over phrasings")
-fig.suptitle("32 held-out phrasings, 9 inputs each"); plt.tight_layout(); plt.show()
+fig.suptitle("32 held-out phrasings, 9 inputs each, 2 seeds"); plt.tight_layout(); plt.show()
 
 # %%
-one, three, six_t = (loss_summary.loc[k] for k in (1, 3, 6))
-assert six_t["mean"] < one["mean"] - 0.3        # better on new phrasings, on average ...
-assert six_t["median"] < one["median"] - 0.3    # ... and for the typical phrasing
-assert six_t["iqr"] < 0.9 * one["iqr"]          # less spread between phrasings
-print(f"✓ k = 1 → 3 → 6 templates per task: mean loss over held-out phrasings {one['mean']:.2f} → "
-      f"{three['mean']:.2f} → {six_t['mean']:.2f}, spread (IQR) {one['iqr']:.2f} → {three['iqr']:.2f} → "
-      f"{six_t['iqr']:.2f}, worst phrasing {one['max']:.2f} → {three['max']:.2f} → {six_t['max']:.2f}")
-print("  median loss " + " → ".join(f"{v:.2f}" for v in loss_summary["median"])
-      + "; mean exact match " + " → ".join(f"{v:.2f}" for v in em_summary["mean"]))
+one, six_t = loss_summary.loc[1], loss_summary.loc[6]
+by_phrasing = templates.pivot_table(index=["task", "template"], columns="k", values="heldout_loss")
+drop = by_phrasing[1] - by_phrasing[6]        # per phrasing: the same inputs, k = 1 vs k = 6 templates
+noise = paired_two_se(by_phrasing[1], by_phrasing[6])
+assert drop.mean() > noise                    # better on new phrasings, beyond two (paired) standard errors
+print(f"✓ k = 1 → 6 templates per task: mean loss over {len(drop)} held-out phrasings {one['mean']:.2f} → "
+      f"{six_t['mean']:.2f} (paired drop {drop.mean():.2f}, two standard errors {noise:.2f})")
+print(f"  not asserted: {(drop > 0).mean():.0%} of the phrasings improve; median {one['median']:.2f} → "
+      f"{six_t['median']:.2f}; spread (IQR) {one['iqr']:.2f} → {six_t['iqr']:.2f}; worst phrasing "
+      f"{one['max']:.2f} → {six_t['max']:.2f}; mean exact match "
+      + " → ".join(f"{v:.2f}" for v in em_summary["mean"]))
 
 # %% [markdown]
 # More phrasings of the same tasks make the model less sensitive to the wording: with 6 templates per task
-# instead of 1, the mean and the median loss over new phrasings fall and the spread between phrasings shrinks
-# (T0 reported its gain on the median over prompts, and on held-out *tasks*). Two things are printed but not
-# asserted: 3 templates were not clearly better than 1 in this run, and the single worst phrasing did not improve
-# — a phrasing unlike any training template stays hard. Mean exact match over phrasings rises too (printed),
-# but with 9 inputs per phrasing it is coarse.
+# instead of 1, the loss on a held-out phrasing falls on average, by more than two (paired) standard errors.
+# That is all the check asks, because it is what held on every run we made (seeds, thread counts and CPUs —
+# whose arithmetic differs in the last digits, so training takes a slightly different path). One seed alone was
+# not enough: its drop (0.43–0.80 over six runs) sometimes fell short of its two standard errors (≈ 0.4);
+# averaging two seeds halves the chance part. What is printed but not asserted moved between runs: the share of
+# phrasings that improve (59–84 %), the median and the spread (IQR); and the single worst phrasing seldom
+# improves — a phrasing unlike any training template stays hard. T0 reported its gain on the median over
+# prompts, with far more prompts and inputs than 32 phrasings × 9 inputs. Mean exact match over phrasings rises
+# too (printed), but with 9 inputs per phrasing it is coarse.
 #
 # ## Exercises
 
@@ -347,7 +358,8 @@ ex.q3.check(my_medians)
 #   them, by far.
 # - **Clusters (FLAN):** no unseen task is learnt at this scale, as FLAN found for small models; *which*
 #   clusters are tuned on matters more than how many. **Templates (T0):** more phrasings per task → a lower
-#   mean and median loss and less spread on new phrasings.
+#   mean loss on new phrasings, beyond chance only once averaged over two seeds; the median and the spread did
+#   not move reliably at this size.
 #
 # **Next:** `11_deploy.ipynb` — save the tuned model as a Hugging Face folder, load it with plain
 # `transformers`, and serve it.
