@@ -340,17 +340,18 @@ plt.tight_layout(); plt.show()
 # - Sharing across tasks: every task here is learnt well on its own, and training them together changes each
 #   score by at most 0.1 — with a base that already knows the skills, there is little left for sharing to add.
 #   (With the course's first base model, two tasks were weak alone and sharing lifted them.)
-# - Reptile's weights score low on the seen tasks themselves and forget almost as much as full fine-tuning; they
-#   adapt to the new task at least as well as the multi-task model. But the **untuned base adapts fastest**: it knows
-#   `min_digit` from prose ("the lowest number in 3 5 2 is 2"), and a few steps on 16 examples connect the
-#   instruction to it. Tuning on four other tasks first made that harder, not easier — meta-learning buys fast
-#   adaptation only when the starting point does not already know the skill. (The base leads clearly after 4
-#   steps and on average over 4–16; with 90 test items one step count alone can go either way, and by 32 steps
-#   the others catch up.)
+# - Reptile's weights score low on the seen tasks themselves and forget almost as much as full fine-tuning. On the
+#   new task, all three starts learn from 16 examples in a handful of steps — and the **untuned base is never
+#   clearly behind**: it knows `min_digit` from prose ("the lowest number in 3 5 2 is 2"), and a few steps connect
+#   the instruction to it. Which start adapts fastest is *not* asserted, because it changed from run to run: on
+#   three CPUs (whose arithmetic differs in the last digits, so training takes a slightly different path) the base
+#   led after 4–16 steps twice, and once the multi-task model caught up with it by 8 steps while Reptile trailed;
+#   Reptile beat multi-task on two runs of three. With 16 examples and 90 test items, meta-learning's edge — fast
+#   adaptation when the starting point does not already know the skill — is smaller than the noise here.
 # - NEFTune did not make the held-out phrasings better: its difference to plain full tuning (printed) is no gain
 #   beyond two standard errors — at this scale and with one seed, no evidence that the noise helps; nor does it
 #   cost anything measurable on the seen tasks. (Runs on other CPUs, whose arithmetic differs in the last digits
-#   and so sends training along a slightly different path, put it between 0.13 and 0.06 below plain tuning.)
+#   and so sends training along a slightly different path, put it between 0.06 and 0.14 below plain tuning.)
 # - Distillation: the distilled student beats the data-only one, on both test sets together, by more than two
 #   standard errors — and stays below its teacher.
 #
@@ -374,17 +375,15 @@ print("✓ every task is learnt alone; sharing changes no task by more than 0.1"
 
 assert em["Reptile (meta-learning)"] < em["full fine-tuning"] - 0.2
 assert all(forget["Reptile (meta-learning)"] > 2 * forget[name] for name in partial)
-late = adaptation.loc[adaptation.index >= 8]
-assert (late["Reptile"] - late["multi-task"]).min() >= -0.1                      # at least as well as multi-task
 assert adaptation.loc[0, "multi-task"] > adaptation.loc[0, "base"]               # tuned: the format, at 0 steps
-early = adaptation.loc[4:16]
-others = ["Reptile", "multi-task"]
-lead_at_4 = adaptation.loc[4, "base"] - adaptation.loc[4, others].max()
-lead_mean = early["base"].mean() - early[others].mean().max()
-assert lead_at_4 >= 0.1 and lead_mean > 0                                       # the base adapts fastest
-print("✓ Reptile: low on the seen tasks, adapts at least as well as multi-task (within 0.1 or better); "
-      f"the untuned base adapts fastest (ahead by {lead_at_4:.2f} after 4 steps, by {lead_mean:.2f} on average "
-      "over 4-16 steps)")
+assert (adaptation.max() >= 0.4).all()                                           # each start learns the new task
+later = adaptation.loc[adaptation.index >= 4]
+gap = later.max(axis=1) - later["base"]                                          # behind the best start, per step
+noise = [two_se(later.loc[k].max(), later.loc[k, "base"], len(held["test_inputs"])) for k in later.index]
+assert (gap <= pd.Series(noise, index=later.index)).all()                       # the base: never clearly behind
+print("✓ Reptile: low on the seen tasks, forgets more than any partial method; every start learns the new task "
+      f"(best {adaptation.max().min():.2f} or more); the untuned base is never behind the best start by more than two "
+      f"standard errors (largest gap {gap.max():.2f})")
 
 # distillation, judged on both test sets together (twice the examples, so a smaller standard error)
 both = ["EM seen tasks", "EM held-out templates"]
@@ -437,8 +436,8 @@ ex.q3.check(kd)
 #   ones; train them anyway (`trainable_token_indices` in `peft`) — with a weaker base, freezing them failed.
 # - Partial methods trade a little accuracy for far less forgetting of the pretrained model's world.
 # - **Sharing** tasks helps tasks that are weak alone (none is, on this base); **meta-learning** (Reptile) optimises
-#   for fast adaptation rather than for the training tasks themselves — and a base that already knows a skill
-#   adapts faster still.
+#   for fast adaptation rather than for the training tasks themselves — but a base that already knows a skill
+#   adapts as fast, and at this scale which start is fastest is within the noise.
 # - **NEFTune** (noise on embeddings) and **distillation** (a student matching a teacher's soft outputs) are one
 #   `loss_fn` each; NEFTune's effect is within the noise of our test sets, distillation's is larger.
 #

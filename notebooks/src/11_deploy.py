@@ -38,8 +38,8 @@ import torch
 
 from itlib import deploy
 from itlib.evaluate import evaluate, exact_match, generate, normalise
-from itlib.metrics import paired_two_se
 from itlib.formats import prompt_ids, user_text
+from itlib.metrics import paired_two_se
 from itlib.pipeline import suite_data, tune
 
 torch.set_num_threads(2)
