@@ -10,7 +10,7 @@ Each skill is told in about ten phrasings, some in the words instructions use ("
 the answer starts a new line. Both matter for the few-examples claim: with three phrasings per skill
 and answers only mid-sentence, the base knew every skill in prose yet tuned on 64 examples no better
 than a model from scratch (0.10 vs 0.10 exact match); with this corpus, 0.27 vs 0.10 on a random
-draw of 64 and 0.36 vs 0.10 on one that covers every phrasing (benchmarks/few_examples.json).
+draw of 64 and 0.34 vs 0.10 on one that covers every phrasing (benchmarks/few_examples.json).
 """
 
 from __future__ import annotations

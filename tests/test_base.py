@@ -83,7 +83,7 @@ def test_pretrain_reproduces_the_shipped_base(tmp_path):
 def test_few_examples_on_the_base_beat_the_same_few_from_scratch():
     """The seed's claim: with N = 256 examples (16 per task, drawn to cover every phrasing) and the
     same steps, the pretrained base tuned on them beats the same architecture trained from scratch on
-    them by a wide margin (benchmarks/few_examples.json has N = 16, 64, 256 over three draws)."""
+    them by a wide margin (benchmarks/few_examples.json has N = 16 to 2048 over three draws)."""
     from itlib.experiments import few_examples
 
     rows = few_examples(ns=(256,), n_test_per_task=12)
