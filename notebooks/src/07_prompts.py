@@ -123,14 +123,17 @@ per_task.sort_values("gap", ascending=False).round(2)
 
 # %% [markdown]
 # **Check.** The wording alone moves the score: the gap between a task's best and worst phrasing is large on
-# average, held-out phrasings score below the phrasings seen in tuning, and the terse keyword prompts are worse still.
+# average, and both the held-out phrasings and the terse keyword prompts score well below the phrasings seen in
+# tuning. Which of those two is lower is *not* asserted: the terse names scored 0.62 on one run and 0.74 on
+# another (on a different CPU, whose arithmetic differs in the last digits, so training took a slightly different
+# path), against 0.72–0.74 for the held-out phrasings — sixteen one-line prompts are too few to rank.
 
 # %%
 assert per_task.gap.mean() >= 0.3, per_task.gap.mean()
 assert by_split["train"] >= by_split["held-out"] + 0.1, by_split
-assert by_split["held-out"] >= by_split["new"], by_split
+assert by_split["train"] >= by_split["new"] + 0.1, by_split
 print("✓ phrasing matters: mean gap", round(per_task.gap.mean(), 2),
-      "| train > held-out > new:", by_split.round(2).to_dict())
+      "| train ≫ held-out, new:", by_split.round(2).to_dict())
 
 # %% [markdown]
 # ## 2 · Prompt tuning: learn the prompt instead of writing it
@@ -272,11 +275,12 @@ print("mean over m, by init:", by_init.round(2).to_dict())
 # %% [markdown]
 # **Check.** A single vector works only from a good start; with 16 vectors training succeeds from almost any start;
 # and starting from real words (the labels or the instruction) beats starting from random vectors. (With 8 steps
-# the middle of the grid depends on the seed — change `seed=` above and look; the two claims checked here do not.)
+# the middle of the grid depends on the seed — change `seed=` above and look; the two claims checked here do not.
+# Word starts led random ones by 0.27 to 0.70 on runs on different CPUs; the check asks for 0.1.)
 
 # %%
 assert by_m[16] >= by_m[1] + 0.2, by_m
-assert min(by_init["label words"], by_init["instruction words"]) >= by_init["random"] + 0.2, by_init
+assert min(by_init["label words"], by_init["instruction words"]) >= by_init["random"] + 0.1, by_init
 print(f"✓ m=16 {by_m[16]:.2f} vs m=1 {by_m[1]:.2f}; word initialisation "
       f"{min(by_init['label words'], by_init['instruction words']):.2f} vs random {by_init['random']:.2f}")
 
@@ -387,7 +391,8 @@ ex.q3.check(answer)
 # %% [markdown]
 # ## Summary and next
 # - The same tuned model scores very differently under different phrasings of one instruction: phrasings seen in
-#   tuning beat new ones, and terse keyword prompts are worst. Always report *which* prompt, or several.
+#   tuning beat new ones and terse keyword prompts by far (which of those two is worse changed between runs).
+#   Always report *which* prompt, or several.
 # - A soft prompt — $m$ vectors in the instruction's place, trained with the model frozen — is the hand-written
 #   prompt's continuous cousin (the instruction's own embeddings reproduce it exactly); by hand = `SoftPrompt` =
 #   `peft`. A few vectors, trained in seconds, match the hand-written instructions for a tuned task; at this scale
