@@ -59,6 +59,12 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple:
     return (float(low), float(high)) if low.ndim == 0 else (low, high)
 
 
+def diff_se(p_a, n_a, p_b, n_b):
+    """SE = sqrt(p_A (1 - p_A) / n_A + p_B (1 - p_B) / n_B): the standard error of p_B - p_A for two
+    independent rates (elementwise on arrays)."""
+    return np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+
+
 def diff_interval(k_a, n_a, k_b, n_b, level: float = 0.95, method: str = "wald") -> tuple:
     """(d̂, low, high): the difference p̂_B - p̂_A and its confidence interval, "wald" (the
     two-proportion z-interval) or "newcombe" (from Wilson intervals). Elementwise on arrays."""
@@ -68,7 +74,7 @@ def diff_interval(k_a, n_a, k_b, n_b, level: float = 0.95, method: str = "wald")
     pa, pb = k_a / n_a, k_b / n_b
     d = pb - pa
     if method == "wald":
-        half = z_value(level) * np.sqrt(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b)
+        half = z_value(level) * diff_se(pa, n_a, pb, n_b)
         low, high = d - half, d + half
     elif method == "newcombe":
         la, ua = wilson_interval(k_a, n_a, level)

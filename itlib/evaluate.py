@@ -21,11 +21,16 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def exact_match(preds: Sequence[str], refs: Sequence[str]) -> float:
-    """Share of predictions equal to their reference (whitespace-normalised)."""
+def exact_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
+    """Per example: is the prediction equal to its reference (whitespace-normalised)?"""
     if len(preds) != len(refs):
         raise ValueError(f"{len(preds)} predictions for {len(refs)} references")
-    return sum(normalise(p) == normalise(r) for p, r in zip(preds, refs)) / max(len(refs), 1)
+    return [normalise(p) == normalise(r) for p, r in zip(preds, refs)]
+
+
+def exact_match(preds: Sequence[str], refs: Sequence[str]) -> float:
+    """Share of predictions equal to their reference (whitespace-normalised): the mean of `exact_matches`."""
+    return sum(exact_matches(preds, refs)) / max(len(refs), 1)
 
 
 def tag_prf(preds: Sequence[str], refs: Sequence[str], average: str = "micro") -> dict[str, float]:

@@ -205,9 +205,11 @@ def cohen_kappa(a: Sequence, b: Sequence, labels: Sequence | None = None, weight
 def two_se(p: float, q: float, n: int) -> float:
     """Two standard errors of p - q for two rates measured on n independent examples each:
     2 sqrt(p(1-p)/n + q(1-q)/n)."""
+    from itlib.abtest import diff_se
+
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    return 2 * float(np.sqrt(p * (1 - p) / n + q * (1 - q) / n))
+    return 2 * float(diff_se(p, n, q, n))
 
 
 def paired_two_se(a: Sequence[float], b: Sequence[float]) -> float:

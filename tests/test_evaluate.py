@@ -2,12 +2,13 @@ import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
 from itlib.data import Example
-from itlib.evaluate import exact_match, generate, score, tag_prf
+from itlib.evaluate import exact_match, exact_matches, generate, score, tag_prf
 from itlib.models import build_model
 
 
 def test_exact_match_normalises_whitespace_only():
     assert exact_match(["2 7 9", " 2  7 9 ", "2 7 8", "2 7 9 "], ["2 7 9"] * 4) == 0.75
+    assert exact_matches(["2 7 9", " 2  7 9 ", "2 7 8", "2 7 9 "], ["2 7 9"] * 4) == [True, True, False, True]
     assert exact_match(["Yes"], ["yes"]) == 0.0
     with pytest.raises(ValueError):
         exact_match(["a"], ["a", "b"])

@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 
 from itlib import deploy
-from itlib.evaluate import evaluate, exact_match, generate, normalise
+from itlib.evaluate import evaluate, exact_match, exact_matches, generate
 from itlib.formats import prompt_ids, user_text
 from itlib.metrics import paired_two_se
 from itlib.pipeline import suite_data, tune
@@ -226,16 +226,11 @@ variety = pd.DataFrame({k: [tok.decode(a, skip_special_tokens=True) for a in v] 
 variety
 
 # %%
-def right(texts):
-    """1 where the answer is exactly the reference, else 0: per-example scores, for a paired comparison."""
-    return [int(normalise(t) == normalise(r)) for t, r in zip(texts, subset_refs)]
-
-
 decoded = {"greedy": served["EOS, max 32"]}
 for T in (0.7, 1.5):
     decoded[f"sampled T={T}, top-p 0.95"], _ = deploy.serve_text(tuned, tok, subset, do_sample=True, temperature=T,
                                                                  top_p=0.95, seed=0)
-scored = {k: right(v) for k, v in decoded.items()}
+scored = {k: exact_matches(v, subset_refs) for k, v in decoded.items()}  # per example: a paired comparison
 em_decoding = {k: sum(v) / len(v) for k, v in scored.items()}
 distinct = {k: variety[k].nunique() for k in variety}
 hot = "sampled T=1.5, top-p 0.95"
