@@ -2,7 +2,8 @@
 over several draws of the N examples, drawn to cover the tasks' phrasings (`covering_sample`) and
 drawn at random. Then the rest of the curve, N = 512, 1024, 2048 (covering draws, `--curve-steps`
 steps: more examples need more steps, and 150 leave N = 1024 at 0.84), to see where the base comes
-close to its full-data score (16 000 examples).
+close to its full-data score (16 000 examples). Last, the base's own knowledge of each skill in prose
+(`experiments.prose_accuracy`, by difficulty): the ceiling that a few instruction examples carry over.
 
     python benchmarks/few_examples.py --out benchmarks/few_examples.json
 """
@@ -13,16 +14,31 @@ import statistics
 
 import torch
 
-from itlib.experiments import few_examples
+import itlib
+from itlib.experiments import few_examples, prose_accuracy
+from itlib.tasks import SUITE
 
 
 def summary(rows):
-    """Mean and spread of exact match per (sample, N, start) over the draws."""
+    """Mean and spread of exact match per (sample, N, start) over the draws, and the mean by difficulty."""
     out = {}
     for r in rows:
-        out.setdefault(f'{r["sample"]} N={r["N"]} {r["start"]}', []).append(r["exact_match"])
-    return {k: {"mean": round(statistics.mean(v), 3), "min": round(min(v), 3), "max": round(max(v), 3),
-                "draws": len(v)} for k, v in out.items()}
+        out.setdefault(f'{r["sample"]} N={r["N"]} {r["start"]}', []).append(r)
+    out = {k: ([r["exact_match"] for r in v], v) for k, v in out.items()}
+    return {k: {"mean": round(statistics.mean(em), 3), "min": round(min(em), 3), "max": round(max(em), 3),
+                "by_difficulty": {d: round(statistics.mean(r["per_difficulty"][d] for r in v), 3)
+                                  for d in v[0]["per_difficulty"]},
+                "draws": len(v)} for k, (em, v) in out.items()}
+
+
+def base_prose(n: int = 30) -> dict:
+    """The shipped base's prose accuracy per task and difficulty, and its mean by difficulty."""
+    model, tok = itlib.load_base()
+    per_task = {t.name: {str(d): prose_accuracy(model, tok, t.name, difficulty=d, n=n) for d in (1, 2, 3)}
+                for t in SUITE}
+    by_difficulty = {str(d): round(statistics.mean(v[str(d)] for v in per_task.values()), 3)
+                     for d in (1, 2, 3)}
+    return {"by_difficulty": by_difficulty, "per_task": per_task}
 
 
 if __name__ == "__main__":
@@ -37,7 +53,7 @@ if __name__ == "__main__":
     for sample in ("covering", "random"):
         rows += few_examples(ns=(16, 64, 256), steps=args.steps, n_test_per_task=30, draws=args.draws, sample=sample)
     rows += few_examples(ns=(512, 1024, 2048), steps=args.curve_steps, n_test_per_task=30, draws=args.draws)
-    result = {"summary": summary(rows), "rows": rows}
-    print(json.dumps(result["summary"], indent=2))
+    result = {"summary": summary(rows), "base_prose": base_prose(), "rows": rows}
+    print(json.dumps({k: result[k] for k in ("summary", "base_prose")}, indent=2))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)

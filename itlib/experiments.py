@@ -10,6 +10,7 @@ one thing changes at a time:
 - `cluster_ablation` FLAN's ablation: tune on 1, 3, 5 task clusters (fixed budget), score a held-out cluster
 - `template_ablation` T0's ablation: k templates per task, scored on held-out phrasings (median, spread)
 - `few_examples`     few examples on the pretrained base vs the same few from scratch
+- `prose_accuracy`   how well a model states a skill in prose, as its corpus does (the base's ceiling)
 
 All training goes through `itlib.train.fit`, all scoring through `itlib.evaluate.evaluate` plus
 `heldout_loss` (the masked answer NLL on test examples: a smooth score that moves before exact
@@ -396,6 +397,37 @@ def covering_sample(pool, n: int, seed: int = 0) -> list:
     return out
 
 
+def prose_accuracy(model, tokenizer, task_name: str, difficulty: int = 1, n: int = 40,
+                   seed: int = 0) -> float:
+    """How well a model knows a skill *in prose*, the way its corpus states it: the share of `n`
+    corpus sentences ("Of the numbers 3 8 5, the biggest is") whose greedy continuation is exactly the
+    reference answer, then the sentence's full stop (on the same line or, as the corpus also writes
+    it, after a colon on the next). Only patterns that end in the answer are used.
+    For the base this is the ceiling few instruction examples can carry over to the instruction layout."""
+    import torch
+
+    from itlib.corpus import SKILLS
+    from itlib.tasks import get_task
+
+    task, rng = get_task(task_name), random.Random(seed)
+    patterns = [p for p in SKILLS[task_name] if p.endswith(("{y}.", "{y}。"))]
+    was_training = model.training
+    model.eval()
+    hits = 0
+    for _ in range(n):
+        x = task.make_input(rng, difficulty)
+        prefix = rng.choice(patterns).split("{y}")[0].format(n=rng.choice(("Mia", "Tom", "Ava")), x=x)
+        prompt = tokenizer(prefix.rstrip(), add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([[tokenizer.bos_token_id, *prompt]])
+        with torch.no_grad():
+            out = model.generate(input_ids=ids.to(model.device), max_new_tokens=40, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        text = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).lstrip(" :\n")
+        hits += text.startswith((task.solve(x) + ".", task.solve(x) + "。"))
+    model.train(was_training)
+    return hits / n
+
+
 def few_examples(ns=(16, 64, 256), steps: int = 150, seed: int = 0, n_test_per_task: int = 12,
                  batch_tokens: int = 1024, lr: float = 1e-3, draws: int = 1, sample: str = "covering",
                  progress: bool = False) -> list[dict]:
@@ -405,7 +437,8 @@ def few_examples(ns=(16, 64, 256), steps: int = 150, seed: int = 0, n_test_per_t
     shipped base on them, and train the same architecture from scratch on the same N, with the same
     number of steps and the same learning rate; exact match on held-out inputs of seen tasks.
     `sample="covering"` draws the N to cover tasks, phrasings and difficulties evenly
-    (`covering_sample`), `"random"` draws them uniformly. Returns one row per (N, draw, start).
+    (`covering_sample`), `"random"` draws them uniformly. Returns one row per (N, draw, start), with
+    exact match overall and by difficulty.
     The defaults (about 150 steps at lr 1e-3) suit the base: many more steps over so few examples
     overfit them (400 steps at 2e-3 gave 0.70 instead of 0.80 at N = 256)."""
     import itlib
@@ -428,7 +461,8 @@ def few_examples(ns=(16, 64, 256), steps: int = 150, seed: int = 0, n_test_per_t
             for start, model in starts.items():
                 res = fit(model, tok, train, epochs=epochs, lr=lr, batch_tokens=batch_tokens, seed=seed,
                           progress=progress)
-                em = evaluate(model, tok, splits["test_inputs"])["exact_match"]
-                rows.append({"N": n, "draw": draw, "sample": sample, "start": start, "exact_match": em,
+                report = evaluate(model, tok, splits["test_inputs"])
+                rows.append({"N": n, "draw": draw, "sample": sample, "start": start,
+                             "exact_match": report["exact_match"], "per_difficulty": report["per_difficulty"],
                              "steps": res.steps, "seconds": round(res.seconds, 1)})
     return rows

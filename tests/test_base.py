@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import itlib
-from itlib.corpus import SKILLS
 from itlib.evaluate import exact_match, generate
+from itlib.experiments import prose_accuracy
+from itlib.models import build_model
 from itlib.pipeline import suite_data
-from itlib.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -27,30 +27,12 @@ def test_shipped_base_is_small_and_loads_in_under_a_second():
     assert tok.eos_token_id == model.generation_config.eos_token_id
 
 
-def prose_completion_accuracy(model, tok, task_name, n=40):
-    """Prompt the model the way its corpus states a skill ('Of the numbers 3 8 5, the biggest is')
-    and check that the continuation starts with the right answer."""
-    import random
-
-    task, rng = get_task(task_name), random.Random(0)
-    pattern = SKILLS[task_name][0]
-    prefix, _ = pattern.split("{y}")
-    hits = 0
-    for _ in range(n):
-        x = task.make_input(rng, 1)
-        prompt = tok.bos_token + prefix.format(n="Mia", x=x).rstrip()
-        ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
-        with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
-        text = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-        hits += text.strip().startswith(task.solve(x))
-    return hits / n
-
-
 def test_base_continues_prose_but_does_not_follow_instructions(base):
     model, tok = base
-    prose = {t: prose_completion_accuracy(model, tok, t) for t in ("max_digit", "first_item", "count_items")}
+    prose = {t: prose_accuracy(model, tok, t) for t in ("max_digit", "first_item", "count_items")}
     assert min(prose.values()) >= 0.5, prose
+    untrained = build_model(tok, size="tiny", seed=0)
+    assert prose_accuracy(untrained, tok, "max_digit", n=10) == 0.0  # the probe can fail
     test = suite_data(n_train_per_task=10, n_test_per_task=12)["test_inputs"]
     em = exact_match(generate(model, tok, test), [e.output for e in test])
     assert em < 0.1, em
