@@ -21,14 +21,19 @@ from itlib.tasks import SUITE
 
 def summary(rows):
     """Mean and spread of exact match per (sample, N, start) over the draws, and the mean by difficulty."""
-    out = {}
+    groups = {}
     for r in rows:
-        out.setdefault(f'{r["sample"]} N={r["N"]} {r["start"]}', []).append(r)
-    out = {k: ([r["exact_match"] for r in v], v) for k, v in out.items()}
-    return {k: {"mean": round(statistics.mean(em), 3), "min": round(min(em), 3), "max": round(max(em), 3),
-                "by_difficulty": {d: round(statistics.mean(r["per_difficulty"][d] for r in v), 3)
-                                  for d in v[0]["per_difficulty"]},
-                "draws": len(v)} for k, (em, v) in out.items()}
+        groups.setdefault(f'{r["sample"]} N={r["N"]} {r["start"]}', []).append(r)
+    return {k: over_draws(v) for k, v in groups.items()}
+
+
+def over_draws(rows):
+    """One (sample, N, start)'s rows, one per draw: exact match mean / min / max, mean by difficulty."""
+    em = [r["exact_match"] for r in rows]
+    return {"mean": round(statistics.mean(em), 3), "min": round(min(em), 3), "max": round(max(em), 3),
+            "by_difficulty": {d: round(statistics.mean(r["per_difficulty"][d] for r in rows), 3)
+                              for d in rows[0]["per_difficulty"]},
+            "draws": len(rows)}
 
 
 def base_prose(n: int = 30) -> dict:
