@@ -392,7 +392,7 @@ def one_thread():
 
 
 def _train(model, examples, epochs, lr, batch_size, seed, progress) -> TrainResult:
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -403,7 +403,7 @@ def _train(model, examples, epochs, lr, batch_size, seed, progress) -> TrainResu
     losses: list[float] = []
     model.train()
     t0 = time.perf_counter()
-    bar = tqdm(total=epochs * n_batches, desc="train selector", disable=not progress, leave=False)
+    bar = progress_bar(total=epochs * n_batches, desc="train selector", disable=not progress, leave=False)
     for _ in range(epochs):
         order = torch.randperm(len(examples), generator=gen).tolist()
         for s in range(0, len(order), batch_size):
@@ -417,7 +417,7 @@ def _train(model, examples, epochs, lr, batch_size, seed, progress) -> TrainResu
             losses.append(loss.item())
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             bar.update(1)
-    bar.close()
+    bar.close(loss=losses[-1] if losses else None)
     model.eval()
     return TrainResult(losses, time.perf_counter() - t0, len(losses))
 

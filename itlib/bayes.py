@@ -150,7 +150,7 @@ def diagonal_fisher(model, tokenizer, items: Sequence, fmt: str = "prefix", max_
     (documents: every token, cut to `max_len` tokens) or `Rendered` sequences. One backward pass per
     item (per-example gradients are needed: the square of a mean is not the mean of squares).
     Returns {name: tensor} for the trainable parameters, every entry >= 0."""
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     rendered = _as_rendered(items, tokenizer, fmt, max_len)
     if not rendered:
@@ -159,7 +159,8 @@ def diagonal_fisher(model, tokenizer, items: Sequence, fmt: str = "prefix", max_
     fisher = {n: torch.zeros_like(p) for n, p in named}
     was_training = model.training
     model.eval()  # no dropout: the Fisher of the deterministic model
-    for r in tqdm(rendered, desc="fisher", disable=not progress, leave=False, mininterval=0.5):
+    for r in progress_bar(rendered, desc="fisher", noun="examples", disable=not progress, leave=False,
+                          mininterval=0.5):
         grads = torch.autograd.grad(example_log_likelihood(model, r), [p for _, p in named], allow_unused=True)
         for (n, _), g in zip(named, grads):
             if g is not None:

@@ -67,7 +67,7 @@ def generate(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 
              max_new_tokens: int = 32, progress: bool = False) -> list[str]:
     """Greedy answers for `examples`, in their order. Prompts of similar length are batched together
     (left-padded) and decoded with the KV cache; each answer ends at the EOS token."""
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     device = next(model.parameters()).device
     prompts = keep_in_context([prompt_ids(ex, tokenizer, fmt) for ex in examples], model, max_new_tokens)
@@ -76,7 +76,8 @@ def generate(model, tokenizer, examples, fmt: str = "prefix", batch_size: int = 
     was_training = model.training
     model.eval()
     starts = range(0, len(order), batch_size)
-    for s in tqdm(starts, desc="generate", disable=not progress, leave=False):
+    # transient (leave=False) live, silent headless: answers follow, not a summary line
+    for s in progress_bar(starts, desc="generate", disable=not progress, leave=False, summary=False):
         idx = order[s: s + batch_size]
         width = max(len(prompts[i]) for i in idx)
         ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)

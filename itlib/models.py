@@ -3,8 +3,6 @@ any Hugging Face causal LM as a plain HF folder."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -91,6 +89,14 @@ def with_eager_attention(model):
     return model
 
 
+def _looks_like_a_path(name: str) -> bool:
+    """A hub id is "name" or "owner/name"; anything else, or an "x/y" whose "x" is a local folder
+    (runs/my-model), is a path on this machine."""
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
+        return True
+    return "/" in name and Path(name.split("/")[0]).is_dir()
+
+
 def load_model(path_or_id: str | Path, attention: str | None = None, device: str | None = None):
     """Load any Hugging Face causal LM and its tokenizer from a folder (or a hub id when online).
 
@@ -101,13 +107,20 @@ def load_model(path_or_id: str | Path, attention: str | None = None, device: str
     path = Path(path_or_id)
     if path.exists() and not (path / "config.json").exists():
         raise FileNotFoundError(f"{path} is not a Hugging Face model folder: it has no config.json")
-    if not path.exists() and (str(path_or_id).startswith((".", "/")) or str(path_or_id).count("/") > 1):
+    if not path.exists() and _looks_like_a_path(str(path_or_id)):
         raise FileNotFoundError(f"model folder {path} does not exist")
     kwargs = {"attn_implementation": attention} if attention else {}
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in every notebook cell
-    model = AutoModelForCausalLM.from_pretrained(str(path_or_id), **kwargs)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path_or_id), **kwargs)
+    except OSError as err:
+        if path.exists():
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FileNotFoundError(f"{path_or_id!r} is not a folder on this machine, and loading it as a Hugging Face "
+                                f"hub id failed ({first})") from None
     tokenizer = load_tokenizer(path_or_id)
     if tokenizer.pad_token is None:  # many hub models have none; generation needs one
         tokenizer.pad_token = tokenizer.eos_token
@@ -118,28 +131,30 @@ def load_model(path_or_id: str | Path, attention: str | None = None, device: str
 
 def save_model(model, tokenizer, folder: str | Path, metrics: dict | None = None, overwrite: bool = False) -> Path:
     """Write a Hugging Face folder (safetensors, config, generation config with EOS, tokenizer with
-    chat template, and `metrics.json` if given) atomically: into a temporary folder, then renamed.
+    chat template, `metrics.json` if given, and itlib's manifest) atomically: into a temporary folder,
+    then renamed.
 
-    An existing folder is only replaced with `overwrite=True`.
+    An existing non-empty folder is only replaced with `overwrite=True`, and only if itlib wrote it
+    (`itlib.files.is_itlib_output`); a folder of the user's is never deleted.
     """
+    from itlib.files import is_itlib_output, replace_folder, strict_json, write_manifest
+
     folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"{folder} already exists and is not empty; pass overwrite=True to replace it")
+    if folder.exists() and any(folder.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{folder} already exists and is not empty; pass overwrite=True to replace it")
+        if not is_itlib_output(folder):
+            raise FileExistsError(f"{folder} was not written by itlib; it is never replaced, even with "
+                                  "overwrite=True: choose another folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         if metrics is not None:
-            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            (tmp / "metrics.json").write_text(strict_json(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_manifest(tmp, "complete")
+        replace_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder

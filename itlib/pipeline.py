@@ -3,10 +3,12 @@ evaluate -> save. Used by the CLI, the demo, the benchmarks and notebook 00."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 from itlib.data import load_examples
+from itlib.files import CHECKPOINTS
 
 DEFAULT_BASE = "default"
 N_TRAIN_PER_TASK = 1000  # suite training examples per task (tuning a pretrained model)
@@ -79,34 +81,48 @@ def tune(model, tokenizer, train, fmt: str = "prefix", epochs: float | None = No
     from itlib.train import fit
 
     kwargs = {**RECIPES[recipe], **fit_kwargs}
-    kwargs["epochs"], kwargs["lr"] = epochs or kwargs["epochs"], lr or kwargs["lr"]
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    if lr is not None:
+        kwargs["lr"] = lr
     return fit(model, tokenizer, train, fmt=fmt, seed=seed, device=device, progress=progress, **kwargs)
 
 
 def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs=None, lr=None,
                  n_train_per_task=None, size="tiny", arch="llama", device="auto", overwrite=False,
-                 progress=True) -> dict:
+                 resume=False, checkpoint_every=100, progress=True) -> dict:
     """The whole pipeline: data -> model -> fit -> evaluate on held-out inputs -> save `out`.
 
-    Writes the HF folder and `out/metrics.json` (exact_match on held-out inputs of seen tasks,
-    per_task, per_difficulty, train_seconds, ...). Returns the metrics. Under `torchrun` every rank
-    trains on its shard of the data and only rank 0 evaluates and saves (other ranks return None)."""
+    `out` is checked before training (`itlib.files.prepare_output`: a folder of the user's is never
+    replaced); checkpoints go to `out/checkpoints` every `checkpoint_every` steps and on Ctrl-C, and
+    `resume=True` continues from them (same data and settings only). A run that diverges raises
+    `TrainingDiverged` and saves no model. On success `out` becomes the HF folder with `metrics.json`
+    (exact_match on held-out inputs of seen tasks, per_task, per_difficulty, train_seconds, ...).
+    Returns the metrics. Under `torchrun` every rank trains on its shard of the data and only rank 0
+    evaluates and saves (other ranks return None)."""
     from itlib.evaluate import evaluate
+    from itlib.files import write_manifest
     from itlib.models import save_model
-    from itlib.train import distributed, pick_device
+    from itlib.train import TrainingDiverged, distributed, pick_device
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    settings = {"data": str(data) if data else None, "base": str(base), "fmt": fmt, "seed": seed, "epochs": epochs,
+                "lr": lr, "n_train_per_task": n_train_per_task, "size": size, "arch": arch}
+    device = pick_device(device)
     recipe = "scratch" if str(base) == "none" else "pretrained"
     if n_train_per_task is None:
         n_train_per_task = TRAIN_EXAMPLES_PER_TASK[recipe]
     splits = user_data(data, seed=seed) if data else suite_data(n_train_per_task, seed=seed)
-    device = pick_device(device)
     model, tokenizer = starting_model(base, seed=seed, arch=arch, size=size, device=device)
-    result = tune(model, tokenizer, splits["train"], fmt=fmt, epochs=epochs, lr=lr, seed=seed, device=device,
-                  recipe=recipe, progress=progress)
     rank, world = distributed()
+    out = _prepare_run_folder(Path(out), settings, overwrite, resume) if rank == 0 else Path(out)
+    try:
+        result = tune(model, tokenizer, splits["train"], fmt=fmt, epochs=epochs, lr=lr, seed=seed, device=device,
+                      recipe=recipe, progress=progress, checkpoint_dir=out / CHECKPOINTS,
+                      checkpoint_every=checkpoint_every, resume=resume)
+    except TrainingDiverged as err:
+        if rank == 0:
+            write_manifest(out, "failed", run=settings, error=str(err))
+        raise
     if rank > 0:
         _finish(world)
         return None
@@ -119,9 +135,33 @@ def run_training(out, data=None, base=DEFAULT_BASE, fmt="prefix", seed=0, epochs
         metrics["exact_match_heldout_templates"] = evaluate(model, tokenizer, splits["test_templates"],
                                                             fmt=fmt)["exact_match"]
     metrics["world_size"] = world
-    save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=overwrite)
+    save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=True)  # checked by _prepare_run_folder
     _finish(world)
     return metrics
+
+
+def _prepare_run_folder(out: Path, settings: dict, overwrite: bool, resume: bool) -> Path:
+    """Make `out` ready before the first step and mark it as itlib's; with `resume`, check that its
+    checkpoints were made by the same command (same data, base, format and settings)."""
+    import shutil
+
+    from itlib.files import CHECKPOINTS, MANIFEST, prepare_output, write_manifest
+
+    prepare_output(out, overwrite=overwrite, resume=resume)
+    checkpoints = out / CHECKPOINTS
+    if resume:
+        if not any(checkpoints.glob("step-*")):
+            raise FileNotFoundError(f"--resume: there is no checkpoint to continue from in {checkpoints}")
+        before = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("run", {})
+        differ = [k for k in settings if k in before and before[k] != settings[k]]
+        if differ:
+            raise ValueError("--resume: the checkpoints in " + str(out) + " were made with "
+                             + ", ".join(f"{k}={before[k]!r} (now {settings[k]!r})" for k in differ)
+                             + "; resume with the same arguments, or train into a new --out")
+    else:
+        shutil.rmtree(checkpoints, ignore_errors=True)  # itlib's own (checked): a new run starts afresh
+    write_manifest(out, "training", run=settings)
+    return out
 
 
 def _finish(world: int) -> None:

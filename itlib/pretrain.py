@@ -65,9 +65,9 @@ def pretrain(out: str | Path, config: PretrainConfig = PretrainConfig(), device:
     from itlib.tokenizer import suite_texts, train_tokenizer
     from itlib.train import fit
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    from itlib.files import prepare_output
+
+    out = prepare_output(out, overwrite=overwrite)  # before training: a folder of the user's is never replaced
     tokenizer = train_tokenizer(suite_texts(config.seed), vocab_size=config.vocab_size)
     train_docs, eval_docs = corpus_splits(config)
     chunks = pack(train_docs, tokenizer, config.seq_len)

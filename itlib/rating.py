@@ -141,33 +141,50 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
-def load_ratings(path: str | Path, skip_bad: bool = False) -> list[Rating]:
-    """All ratings in a JSONL file, in file order (blank lines are ignored). A line that is not a
-    valid rating raises `RatingError` naming the file and line, or with `skip_bad=True` is skipped
-    with a warning listing every bad line."""
+def _parse_line(raw: bytes, path: Path, number: int) -> Rating:
+    """One JSONL line -> a checked `Rating`; RatingError naming file and line otherwise."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RatingError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line)",
+                          path, number) from None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise RatingError(f"not valid JSON ({err.msg} at column {err.colno}): {line.strip()[:60]!r}",
+                          path, number) from None
+    try:
+        check_rating(record)
+        return Rating(**record)
+    except RatingError as err:
+        raise RatingError(str(err), path, number) from None
+
+
+def load_ratings_report(path: str | Path) -> tuple[list[Rating], list[RatingError]]:
+    """(every valid rating in file order, one RatingError per bad line): what `load_ratings` reads,
+    without deciding what to do about the bad lines."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no ratings file at {path}")
     ratings, errors = [], []
-    with open(path, encoding="utf-8", errors="strict") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
                 continue
             try:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise RatingError(f"not valid JSON ({err.msg} at column {err.colno}): "
-                                      f"{line.strip()[:60]!r}", path, number) from None
-                try:
-                    check_rating(record)
-                    ratings.append(Rating(**record))
-                except RatingError as err:
-                    raise RatingError(str(err), path, number) from None
+                ratings.append(_parse_line(raw, path, number))
             except RatingError as err:
-                if not skip_bad:
-                    raise
                 errors.append(err)
+    return ratings, errors
+
+
+def load_ratings(path: str | Path, skip_bad: bool = False) -> list[Rating]:
+    """All ratings in a JSONL file, in file order (blank lines are ignored). A line that is not a
+    valid rating (bad UTF-8, bad JSON, a bad field) raises `RatingError` naming the file and line, or
+    with `skip_bad=True` is skipped with a warning listing every bad line."""
+    ratings, errors = load_ratings_report(path)
+    if errors and not skip_bad:
+        raise errors[0]
     if errors:
         warnings.warn(f"skipped {len(errors)} bad line(s) in {path}: " + "; ".join(str(e) for e in errors),
                       stacklevel=2)
@@ -227,21 +244,26 @@ class RatingWidget(_widgets().VBox):
         self.next_button.on_click(lambda _: self.show(self.index + 1))
         self.children = [self.view, self.score, self.comment,
                          w.HBox([self.prev_button, self.save_button, self.next_button]), self.status]
-        done = self.rated_ids()
+        done, bad = self.rated_ids()
         first = next((i for i, item in enumerate(self.items) if item.item_id not in done), 0)
         self.index = 0
         self.show(first)
+        notes = []
         if done:
-            self.status.value = f"{len(done)} item(s) already rated by {html.escape(rater)} in {html.escape(str(path))}"
+            notes.append(f"{len(done)} item(s) already rated by {html.escape(rater)} in {html.escape(str(path))}")
+        if bad:
+            lines = ", ".join(str(e.line) for e in bad[:10]) + (" …" if len(bad) > 10 else "")
+            notes.append(f"<b>skipped {len(bad)} unreadable line(s) of {html.escape(str(path))}</b> (line {lines}): "
+                         f"{html.escape(str(bad[0]))}")
+        self.status.value = "<br>".join(notes)
 
-    def rated_ids(self) -> set[str]:
-        """Items this rater has rated in the file (an unreadable file counts as none; `save` reports it)."""
+    def rated_ids(self) -> tuple[set[str], list[RatingError]]:
+        """(items this rater has rated in the file, the file's unreadable lines): a bad line is skipped,
+        never a reason to start again at item 1."""
         if not self.path.exists():
-            return set()
-        try:
-            return {r.item_id for r in load_ratings(self.path) if r.rater == self.rater}
-        except (RatingError, UnicodeDecodeError):
-            return set()
+            return set(), []
+        ratings, bad = load_ratings_report(self.path)
+        return {r.item_id for r in ratings if r.rater == self.rater}, bad
 
     @property
     def item(self) -> RatingItem:
@@ -255,6 +277,7 @@ class RatingWidget(_widgets().VBox):
         self.comment.value = ""
         self.prev_button.disabled = self.index == 0
         self.next_button.disabled = self.index == len(self.items) - 1
+        self.status.value = ""  # a message about the item left behind does not belong to this one
 
     def save(self) -> Rating | None:
         """Append the current score and comment for the current item, then show the next item.

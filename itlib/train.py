@@ -44,15 +44,26 @@ class FitResult:
         return self.tokens / max(self.seconds, 1e-9)
 
 
-def pick_device(device: str = "auto") -> str:
-    """cuda > mps > cpu when `device="auto"`."""
-    if device != "auto":
-        return device
+def available_devices() -> list[str]:
+    """The devices this PyTorch build can train on here, "auto" first."""
+    found = ["auto", "cpu"]
     if torch.cuda.is_available():
-        return "cuda"
+        found += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+        found.append("mps")
+    return found
+
+
+def pick_device(device: str = "auto") -> str:
+    """cuda > mps > cpu when `device="auto"`; any other name must be available here (ValueError
+    naming the available devices otherwise)."""
+    here = available_devices()
+    if str(device) not in here:
+        raise ValueError(f"--device {device}: not available with this PyTorch build on this machine "
+                         f"(available: {', '.join(here)})")
+    if device != "auto":
+        return str(device)
+    return here[2] if len(here) > 2 else "cpu"
 
 
 def use_bf16(model, device: str, precision: str = "auto") -> bool:
@@ -217,6 +228,69 @@ def make_optimizer(params: list, lr: float, weight_decay: float = 0.0) -> torch.
     )
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss, the gradients or the weights became NaN or infinite: the run is not a result."""
+
+
+def check_finite(step: int, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> None:
+    """Stop before the update of `step` if its loss or gradient norm is NaN or infinite."""
+    for what, value in (("loss", loss), ("gradient norm", grad_norm)):
+        if value is not None and not torch.isfinite(value).all():
+            raise TrainingDiverged(f"training diverged at step {step}: the {what} became {value.item()} (the weights "
+                                   "of the last good step are kept; try a smaller learning rate)")
+
+
+def check_weights(model, steps: int) -> None:
+    """After training: every weight must be a finite number."""
+    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise TrainingDiverged(f"training diverged: after {steps} steps {len(bad)} weight tensors hold NaN or inf "
+                               f"(first: {bad[0]})")
+
+
+class StepBoundaryInterrupts:
+    """While enabled (main thread only), Ctrl-C (SIGINT) only sets a flag; `fit` checks it after each
+    step and stops there, so a checkpoint never holds half a step. A second Ctrl-C stops at once."""
+
+    def __init__(self, enabled: bool):
+        import signal
+        import threading
+
+        self.hits, self.previous = 0, None
+        if enabled and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        self.hits += 1
+        if self.hits > 1:
+            raise KeyboardInterrupt
+
+    def __call__(self) -> bool:
+        return self.hits > 0
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+def run_signature(model, rendered: Sequence, **settings) -> dict:
+    """What a run is made from: a hash of the training tokens and loss masks, a hash of the model's
+    architecture (parameter names and shapes), and the settings that fix the batch plan. Stored in
+    checkpoints; resuming with anything else is refused."""
+    import hashlib
+
+    data = hashlib.sha256()
+    for r in rendered:
+        data.update(torch.tensor(r.input_ids, dtype=torch.int64).numpy().tobytes())
+        data.update(bytes(getattr(r, "loss_mask", b"")))
+    shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
+    model_hash = hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
+    return {"data": data.hexdigest()[:16], "examples": len(rendered), "model": model_hash, **settings}
+
+
 def fit(
     model,
     tokenizer,
@@ -257,8 +331,11 @@ def fit(
     `resume=True` continues from the newest one and ends with the same weights as an
     uninterrupted run.
     """
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
+    for name, value in (("epochs", epochs), ("lr", lr), ("batch_tokens", batch_tokens)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"fit: {name} must be a finite number > 0, got {value!r}")
     if rendered is None:
         if examples is None:
             raise ValueError("fit needs examples or rendered sequences")
@@ -286,15 +363,21 @@ def fit(
 
     result = FitResult(device=str(device))
     start_step = 0
+    made_from = None
+    if checkpoint_dir is not None:
+        made_from = run_signature(model, rendered, epochs=epochs, batch_tokens=batch_tokens, max_batch=max_batch,
+                                  seed=seed, world=world)
+        if resume:  # every rank restores the same state
+            start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result, made_from=made_from)
     if rank > 0:  # logging and saving on rank 0 only
         checkpoint_dir, progress = None, False
-    if resume and checkpoint_dir is not None:
-        start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result)
 
     t0 = time.perf_counter() - result.seconds
     # A bar redrawn on every step floods a notebook kernel's output channel with widget messages.
-    bar = tqdm(total=total, initial=start_step, desc="fit", disable=not progress, leave=False, mininterval=0.5)
-    step = start_step
+    bar = progress_bar(total=total, initial=start_step, desc="fit", disable=not progress, leave=False,
+                       mininterval=0.5)
+    step, updating = start_step, False
+    interrupted = StepBoundaryInterrupts(enabled=checkpoint_dir is not None)
     try:
         for step in range(start_step, total):
             batch = (collate_fn or collate)([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
@@ -310,14 +393,15 @@ def fit(
                 loss = loss.detach().clone()
                 torch.distributed.all_reduce(loss)
                 loss /= world
-            if clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip else None
+            check_finite(step + 1, loss, grad_norm)
+            updating = True  # from here to `result.steps = step + 1` the weights are one update ahead
             optim.step()
             sched.step()
             result.losses.append(loss.item())
             result.tokens += int(batch["attention_mask"].sum())
             result.padded_tokens += batch["attention_mask"].numel()
-            result.steps = step + 1
+            result.steps, updating = step + 1, False
             if step % log_every == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
             bar.update(1)
@@ -328,17 +412,21 @@ def fit(
                 t0 += time.perf_counter() - t_cb
             if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
                 result.seconds = time.perf_counter() - t0
-                save_checkpoint(checkpoint_dir, model, optim, sched, result)
+                save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
+            if interrupted():
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and not updating:  # a checkpoint's step number = the updates it holds
             result.seconds = time.perf_counter() - t0
-            save_checkpoint(checkpoint_dir, model, optim, sched, result)
+            save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
         raise
     finally:
-        bar.close()
+        interrupted.restore()
+        bar.close(loss=result.losses[-1] if result.losses else None)  # headless: one summary line
     result.seconds = time.perf_counter() - t0
+    check_weights(model, result.steps)
     if checkpoint_dir is not None and result.steps > start_step:
-        save_checkpoint(checkpoint_dir, model, optim, sched, result)
+        save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
     model.eval()
     return result
 
@@ -355,11 +443,32 @@ def _checkpoints(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
-def save_checkpoint(folder, model, optim, sched, result: FitResult, keep: int = 2) -> Path:
-    """Write step-N/ (weights, optimizer, scheduler, history) into a temporary folder, then rename it:
-    a crash mid-write never leaves a half-written checkpoint. The newest `keep` are kept."""
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove `.tmp-step-N-PID` folders whose process is gone (left by a `kill -9` mid-write)."""
+    for tmp in folder.glob(".tmp-step-*-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def save_checkpoint(folder, model, optim, sched, result: FitResult, made_from: dict | None = None,
+                    keep: int = 2) -> Path:
+    """Write step-N/ (weights, optimizer, scheduler, history, what the run is made from) into a
+    temporary folder, then rename it: a crash mid-write never leaves a half-written checkpoint. The
+    newest `keep` are kept."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(folder)
     final = folder / f"step-{result.steps}"
     tmp = folder / f".tmp-step-{result.steps}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -368,8 +477,8 @@ def save_checkpoint(folder, model, optim, sched, result: FitResult, keep: int = 
     save_file(_untie(state), tmp / "model.safetensors")
     torch.save({"optim": optim.state_dict(), "sched": sched.state_dict()}, tmp / "optim.pt")
     history = {"losses": result.losses, "seconds": result.seconds, "steps": result.steps,
-               "tokens": result.tokens, "padded_tokens": result.padded_tokens}
-    (tmp / "state.json").write_text(json.dumps(history))
+               "tokens": result.tokens, "padded_tokens": result.padded_tokens, "made_from": made_from}
+    (tmp / "state.json").write_text(json.dumps(history, allow_nan=False))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     for old in _checkpoints(folder)[:-keep]:
@@ -386,10 +495,24 @@ def _untie(state: dict) -> dict:
     return out
 
 
-def load_checkpoint(folder, model, optim, sched, result: FitResult) -> int:
+def _check_same_run(ckpt: Path, stored: dict | None, made_from: dict | None) -> None:
+    """Refuse to resume a checkpoint made from other data, settings or starting weights."""
+    if not stored or not made_from:
+        return
+    differ = [k for k in made_from if k in stored and stored[k] != made_from[k]]
+    if differ:
+        detail = ", ".join(f"{k}: {stored[k]} then, {made_from[k]} now" for k in differ)
+        raise CheckpointError(f"cannot resume from {ckpt}: it was made from a different run ({detail}); "
+                              "use the same data, settings and model, or train into a new output folder")
+
+
+def load_checkpoint(folder, model, optim, sched, result: FitResult, made_from: dict | None = None) -> int:
     """Restore the newest readable checkpoint; a broken newer one is reported and skipped
-    (the previous good one is used). Returns the step to continue from (0 if none)."""
+    (the previous good one is used). With `made_from` (see `run_signature`), a checkpoint of another
+    run raises `CheckpointError`. Returns the step to continue from (0 if none)."""
     folder = Path(folder)
+    if folder.is_dir():
+        _remove_stale_temporaries(folder)
     errors = []
     for ckpt in reversed(_checkpoints(folder)):
         try:
@@ -399,6 +522,7 @@ def load_checkpoint(folder, model, optim, sched, result: FitResult) -> int:
         except Exception as err:  # noqa: BLE001 - any unreadable file means: try the previous one
             errors.append(f"{ckpt.name}: {type(err).__name__}: {err}")
             continue
+        _check_same_run(ckpt, history.get("made_from"), made_from)
         model.load_state_dict(weights, strict=False)
         optim.load_state_dict(states["optim"])
         sched.load_state_dict(states["sched"])

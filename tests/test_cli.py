@@ -31,7 +31,7 @@ def test_refuses_to_overwrite(tmp_path, user_file, capsys):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     assert main(["train", "--out", str(out), "--data", str(user_file), "--base", "none"]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "not written by itlib" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
 
 

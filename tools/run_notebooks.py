@@ -4,6 +4,10 @@ with its outputs, and record wall time and peak memory (kernel process) to bench
     python tools/run_notebooks.py [NAME ...]                  # maintainers: rebuild + re-execute + save
     python tools/run_notebooks.py --html DIR --no-save        # anyone: run the whole course headlessly and
                                                               # write an HTML copy of each executed notebook
+    python tools/run_notebooks.py 03 --no-save --out DIR      # write the executed .ipynb to DIR instead
+
+Kernels run headless (`itlib.progress.HEADLESS_ENV`): no tqdm widget, whose saved text form would stay
+frozen at "0%|"; each training loop prints one summary line (steps, seconds, final loss) instead.
 """
 
 import argparse
@@ -19,7 +23,9 @@ import psutil
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nbbuild import build  # noqa: E402
+from nbbuild import build
+
+from itlib.progress import headless_env  # light: imports no torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +56,7 @@ def write_html(nb, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def run(src: Path, save: bool = True, html_dir: Path | None = None) -> dict:
+def run(src: Path, save: bool = True, html_dir: Path | None = None, out_dir: Path | None = None) -> dict:
     nb = build(str(src))
     target = ROOT / "notebooks" / (src.stem + ".ipynb")
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}})
@@ -64,7 +70,7 @@ def run(src: Path, save: bool = True, html_dir: Path | None = None) -> dict:
     t0 = time.perf_counter()
     watcher.start()
     try:
-        client.execute()
+        client.execute(env=headless_env())  # the kernel's whole environment: this one + headless switches
     finally:
         stop.set()
         watcher.join()
@@ -72,6 +78,9 @@ def run(src: Path, save: bool = True, html_dir: Path | None = None) -> dict:
     nb.metadata.pop("widgets", None)
     if save:
         nbformat.write(nb, target)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out_dir / target.name)
     if html_dir is not None:
         write_html(nb, html_dir / (src.stem + ".html"))
     return {"notebook": target.name, "seconds": round(seconds, 1), "peak_mb": round(peaks[0] / 2**20)}
@@ -81,6 +90,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="notebook numbers or names (default: all)")
     ap.add_argument("--html", type=Path, help="also write an HTML copy of each executed notebook to this folder")
+    ap.add_argument("--out", type=Path, help="also write each executed notebook (.ipynb) to this folder")
     ap.add_argument("--no-save", action="store_true",
                     help="leave notebooks/*.ipynb and benchmarks/notebooks.json untouched")
     args = ap.parse_args()
@@ -90,7 +100,7 @@ if __name__ == "__main__":
     results_file = ROOT / "benchmarks" / "notebooks.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for src in sources:
-        r = run(src, save=not args.no_save, html_dir=args.html)
+        r = run(src, save=not args.no_save, html_dir=args.html, out_dir=args.out)
         results[r["notebook"]] = r
         print(r, flush=True)
     if not args.no_save:
