@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="instruction-tune a model, evaluate it and save an HF folder")
     t.add_argument("--out", required=True, help="output folder (HF model + metrics.json)")
-    t.add_argument("--data", help="your own Alpaca JSON/JSONL or chat JSONL file (default: the synthetic suite)")
+    t.add_argument("--data", help="your own data: Alpaca JSON/JSONL, chat `messages` JSONL, ShareGPT `conversations` "
+                        "JSON/JSONL, Parquet, CSV or a `datasets` save_to_disk folder (default: the synthetic suite)")
     t.add_argument("--base", default="default",
                    help="'default' (the shipped base model), 'none' (from scratch), or an HF folder / hub id")
     t.add_argument("--epochs", type=_number(float, 0, low_open=True, high=1000), default=None,

@@ -23,7 +23,7 @@ def suite_data(n_train_per_task: int = N_TRAIN_PER_TASK, n_test_per_task: int = 
 
 
 def user_data(path: str | Path, test_fraction: float = 0.1, seed: int = 0) -> dict:
-    """A user's own file (Alpaca JSON/JSONL or chat JSONL) split into train and held-out test_inputs."""
+    """A user's own data (any format `itlib.data.load_examples` reads) split into train and held-out test_inputs."""
     examples = load_examples(path)
     if len(examples) < 2:
         raise ValueError(f"{path}: needs at least 2 records to hold some out for evaluation, found {len(examples)}")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from itlib.data import (
+    CONTROL_TOKENS,
+    INVISIBLE,
     KINDS,
     DataError,
     Example,
     from_dataset,
     from_messages,
+    from_sharegpt,
     load_examples,
     save_examples,
     to_dataset,
@@ -120,16 +124,20 @@ def test_to_messages_system():
     assert msgs[0]["content"] == "Be brief."
 
 
-def test_from_messages_takes_last_pair_and_ignores_system():
+def test_from_messages_takes_last_pair_and_keeps_earlier_turns_as_history():
     msgs = [{"role": "system", "content": "Be brief."},
             {"role": "user", "content": "first"}, {"role": "assistant", "content": "one"},
             {"role": "user", "content": "second"}, {"role": "assistant", "content": "two"}]
-    assert from_messages(msgs) == Example("second", "", "two")
+    ex = from_messages(msgs)
+    assert ex == Example("second", "", "two", history=(("system", "Be brief."), ("user", "first"),
+                                                       ("assistant", "one")))
+    assert to_messages(ex) == msgs
 
 
 def test_from_messages_round_trip():
     ex = Example("Say hi.", "", "hi 👋")
-    assert from_messages(to_messages(ex, system="sys")) == ex
+    assert from_messages(to_messages(ex)) == ex
+    assert from_messages(to_messages(ex, system="sys")) == Example("Say hi.", "", "hi 👋", history=(("system", "sys"),))
 
 
 def test_from_messages_names_the_bad_message():
@@ -209,7 +217,169 @@ def test_from_dataset_validates_with_row_numbers():
     with pytest.raises(DataError) as info:
         from_dataset(ds)
     assert (info.value.record, info.value.field) == (3, "instruction")
-    assert "dataset, record 3, field 'instruction'" in str(info.value)
+    assert "dataset, row 3, column 'instruction'" in str(info.value)
+
+
+# --- tables: Parquet, CSV, a save_to_disk folder ----------------------------------------------------
+
+CONVERSATION = Example("Now backwards.", "", "9 7 2", task="sort", history=(
+    ("system", "Answer briefly."), ("user", "Sort the numbers: 7 2 9"), ("assistant", "2 7 9")))
+
+
+def test_parquet_round_trip_is_lossless(tmp_path):
+    path = tmp_path / "d.parquet"
+    to_dataset([*EXAMPLES, CONVERSATION]).to_parquet(str(path))
+    assert load_examples(path) == [*EXAMPLES, CONVERSATION]
+
+
+def test_parquet_with_only_the_alpaca_columns(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"instruction": ["Say hi.", "把这句话翻译成英文。"], "input": ["", "你好"],
+                             "output": ["hi", "Hello"]}), path)
+    assert load_examples(path) == [Example("Say hi.", "", "hi"), Example("把这句话翻译成英文。", "你好", "Hello")]
+
+
+def test_parquet_with_a_conversations_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "sg.parquet"
+    turns = [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "hi"}]
+    pq.write_table(pa.table({"conversations": [turns, turns]}), path)
+    assert load_examples(path) == [Example("Say hi.", "", "hi")] * 2
+
+
+def test_csv_round_trip(tmp_path):
+    import csv
+
+    path = tmp_path / "d.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["instruction", "input", "output", "task", "cluster", "kind",
+                                                    "difficulty", "template"])
+        writer.writeheader()
+        writer.writerows(_alpaca(ex) for ex in EXAMPLES)
+    assert load_examples(path) == EXAMPLES  # quotes, newlines, tabs, emoji, Chinese, padding all kept
+
+
+def _alpaca(ex):
+    return {k: v for k, v in vars(ex).items() if k != "history"}
+
+
+def test_csv_written_by_datasets_with_a_bom_and_empty_optional_cells(tmp_path):
+    path = tmp_path / "d.csv"
+    to_dataset(EXAMPLES[:3]).to_csv(str(path), index=False)
+    assert load_examples(path) == EXAMPLES[:3]
+    path.write_bytes(b"\xef\xbb\xbfinstruction,input,output,difficulty,template\r\nSay hi.,,7,,\r\n")
+    assert load_examples(path) == [Example("Say hi.", "", "7")]  # "7" stays text; empty numbers are absent
+
+
+def test_save_to_disk_folder_round_trip(tmp_path):
+    from datasets import DatasetDict
+
+    to_dataset([*EXAMPLES, CONVERSATION]).save_to_disk(str(tmp_path / "ds"))
+    assert load_examples(tmp_path / "ds") == [*EXAMPLES, CONVERSATION]
+    splits = DatasetDict({"train": to_dataset(EXAMPLES[:2]), "test": to_dataset(EXAMPLES[2:])})
+    splits.save_to_disk(str(tmp_path / "dd"))
+    assert load_examples(tmp_path / "dd") == EXAMPLES[:2]  # a DatasetDict: its 'train' split
+
+
+# --- ShareGPT and multi-turn conversations ------------------------------------------------------------
+
+SHAREGPT_MULTI = {"conversations": [
+    {"from": "system", "value": "Answer briefly."},
+    {"from": "human", "value": "Sort the numbers: 7 2 9"}, {"from": "gpt", "value": "2 7 9"},
+    {"from": "human", "value": "Now backwards."}, {"from": "gpt", "value": "9 7 2"}]}
+
+
+def test_sharegpt_single_turn_json_and_jsonl(tmp_path):
+    record = {"conversations": [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "hi"}]}
+    (tmp_path / "a.json").write_text(json.dumps([record, record]), encoding="utf-8")
+    (tmp_path / "a.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert load_examples(tmp_path / "a.json") == [Example("Say hi.", "", "hi")] * 2
+    assert load_examples(tmp_path / "a.jsonl") == [Example("Say hi.", "", "hi")]
+
+
+def test_sharegpt_system_turn_is_kept(tmp_path):
+    record = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Say hi."},
+                                {"from": "gpt", "value": "hi"}], "task": "greet"}
+    (tmp_path / "a.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert load_examples(tmp_path / "a.jsonl") == [Example("Say hi.", "", "hi", task="greet",
+                                                           history=(("system", "Be brief."),))]
+
+
+def test_sharegpt_multi_turn_keeps_every_turn(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({**SHAREGPT_MULTI, "task": "sort"}) + "\n", encoding="utf-8")
+    (ex,) = load_examples(tmp_path / "a.jsonl")
+    assert ex == CONVERSATION
+    assert from_sharegpt(SHAREGPT_MULTI["conversations"]) == Example("Now backwards.", "", "9 7 2",
+                                                                     history=CONVERSATION.history)
+    assert [m["content"] for m in to_messages(ex)] == [t["value"] for t in SHAREGPT_MULTI["conversations"]]
+
+
+def test_multi_turn_example_trains_on_every_assistant_turn(tmp_path, tokenizer):
+    from itlib.formats import render
+
+    (tmp_path / "a.json").write_text(json.dumps([SHAREGPT_MULTI]), encoding="utf-8")
+    (ex,) = load_examples(tmp_path / "a.json")
+    r = render(ex, tokenizer, "chat")
+    trained = tokenizer.decode([t for t, m in zip(r.input_ids, r.loss_mask) if m])
+    assert trained == "2 7 9</s>9 7 2</s>"
+    assert tokenizer.decode([t for t, m in zip(r.input_ids, r.loss_mask) if not m]) == (
+        "<s><|system|>\nAnswer briefly.\n<|user|>\nSort the numbers: 7 2 9\n<|assistant|>\n"
+        "<|user|>\nNow backwards.\n<|assistant|>\n")
+
+
+@pytest.mark.parametrize("name, style", [("a.json", "alpaca"), ("a.jsonl", "alpaca"), ("m.jsonl", "messages")])
+def test_conversations_round_trip_through_files_and_datasets(tmp_path, name, style):
+    batch = [EXAMPLES[0], CONVERSATION, Example("Say hi.", "", "hi", history=(("system", ""),))]
+    loaded = load_examples(save_examples(batch, tmp_path / name, style=style))
+    if style == "alpaca":
+        assert loaded == batch
+    else:
+        assert [to_messages(ex) for ex in loaded] == [to_messages(ex) for ex in batch]
+    assert from_dataset(to_dataset(batch)) == batch
+
+
+def test_example_history_is_validated():
+    assert Example("a", "", "b", history=[["user", "u"], ["assistant", "v"]]).history == (("user", "u"),
+                                                                                          ("assistant", "v"))
+    for history, field, words in [
+        ((("user", "u"),), "history[0].role", "the last message must be from the assistant"),
+        ((("assistant", "v"),), "history[0].role", "expected role 'user' here"),
+        ((("bot", "v"),), "history[0].role", "unknown role 'bot'"),
+        ((("user", "u"), ("assistant", "")), "history[1].content", "must not be empty"),
+        (("user",), "history[0]", "must be a (role, content) pair"),
+        ("user", "history", "must be a tuple of (role, content) pairs"),
+    ]:
+        with pytest.raises(DataError) as info:
+            Example("a", "", "b", history=history)
+        assert info.value.field == field and words in str(info.value)
+
+
+# --- what the loader refuses, checked against the shipped tokenizer --------------------------------
+
+
+def test_control_tokens_are_the_shipped_tokenizers_special_tokens():
+    import itlib
+
+    added = json.loads((itlib.BASE_DIR / "tokenizer.json").read_text(encoding="utf-8"))["added_tokens"]
+    assert set(CONTROL_TOKENS) == {t["content"] for t in added if t["special"]}
+    assert "<unk>" not in CONTROL_TOKENS  # byte-level BPE: no unknown token, "<unk>" is plain text
+
+
+def test_control_tokens_in_data_would_become_control_ids(tokenizer):
+    """Why they are refused: the tokenizer reads them as its control ids, not as text."""
+    for token in CONTROL_TOKENS:
+        assert tokenizer(f"a{token}b", add_special_tokens=False)["input_ids"].count(
+            tokenizer.convert_tokens_to_ids(token)) == 1
+
+
+def test_a_lone_surrogate_is_refused_by_example_itself():
+    with pytest.raises(DataError, match="field 'output': contains a lone surrogate U\\+D800"):
+        Example("a", "", "x\ud800")
 
 
 # --- safe writes ------------------------------------------------------------------------------
@@ -254,8 +424,9 @@ def test_save_creates_parent_folders(tmp_path):
 # --- property test ----------------------------------------------------------------------------
 
 text = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
-non_blank = text.filter(lambda s: s.strip() != "")
-examples = st.builds(Example, instruction=non_blank, input=text, output=non_blank, task=non_blank,
+non_blank = text.filter(lambda s: any(unicodedata.category(c) not in INVISIBLE for c in s))
+plain = non_blank.filter(lambda s: not any(token in s for token in CONTROL_TOKENS))  # what a file may hold
+examples = st.builds(Example, instruction=plain, input=text.filter(lambda s: "<" not in s), output=plain, task=non_blank,
                      cluster=non_blank, kind=st.sampled_from(KINDS), difficulty=st.integers(0, 3),
                      template=st.integers(-1, 10_000))
 

@@ -103,6 +103,85 @@ RECORD_CASES = {
                               "has only a system message"),
     "self-instruct instances not expanded": ("d.jsonl", jsonl({"instruction": "x", "instances": []}), 1,
                                              "output", "'instances' must be expanded"),
+    # --- issue 19: data that used to load and then crash, or train on the wrong thing ---
+    "lone surrogate (JSONL)": ("d.jsonl", jsonl(GOOD, '{"instruction": "Say hi.", "output": "h\\ud800i"}'), 2,
+                               "output", "contains a lone surrogate U+D800 at position 1"),
+    "lone surrogate (JSON list)": ("d.json", '[{"instruction": "x\\udfff", "output": "y"}]', 1, "instruction",
+                                   "lone surrogate U+DFFF"),
+    "lone surrogate in a chat turn": ("chat.jsonl", ('{"messages": [{"role": "user", "content": "\\ud83d"}, '
+                                      '{"role": "assistant", "content": "x"}]}\n'), 1, "messages[0].content",
+                                      "lone surrogate"),
+    "deep nesting (JSONL)": ("d.jsonl", jsonl(GOOD, '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"), 2, None,
+                             "nested too deeply"),
+    "deep nesting (JSON list)": ("d.json", "[" + json.dumps(GOOD) + ', {"x": ' + "[" * 50_000 + "]" * 50_000
+                                 + "}]", 2, None, "nested too deeply at line 1"),
+    "5001-digit integer (JSONL)": ("d.jsonl", jsonl(GOOD, GOOD, '{"instruction": "x", "output": "y", "id": '
+                                                + "7" * 5001 + "}"), 3, "id", "an integer with 5,001 digits"),
+    "5001-digit integer (JSON list)": ("d.json", '[{"instruction": "x", "output": "y", "difficulty": -'
+                                       + "1" * 5001 + "}]", 1, "difficulty", "5,001 digits"),
+    "control token </s> in the output": ("d.jsonl", jsonl({**GOOD, "output": "hi</s>more"}), 1, "output",
+                                         "contains the tokenizer's control token '</s>' at position 2"),
+    "control token <pad> in the input": ("d.jsonl", jsonl({**GOOD, "input": "a <pad> b"}), 1, "input",
+                                         "control token '<pad>'"),
+    "control token <s> in the instruction": ("d.json", json.dumps([{**GOOD, "instruction": "<s>Say hi."}]), 1,
+                                             "instruction", "control token '<s>'"),
+    "control token <|assistant|> in a chat turn": ("chat.jsonl", jsonl(chat(("user", "x <|assistant|> y"),
+                                                                            ASSISTANT)), 1,
+                                                   "messages[0].content", "control token '<|assistant|>'"),
+    "control token in a ShareGPT turn": ("sg.jsonl", jsonl({"conversations": [
+        {"from": "human", "value": "hi"}, {"from": "gpt", "value": "ok<|user|>"}]}), 1, "conversations[1].value",
+        "control token '<|user|>'"),
+    "duplicate key in a record": ("d.jsonl", jsonl(GOOD, '{"instruction": "a", "output": "b", "output": "c"}'), 2,
+                                  "output", "key 'output' appears twice in one object"),
+    "duplicate key in a JSON list": ("d.json", '[{"instruction": "a", "instruction": "b", "output": "c"}]', 1,
+                                     "instruction", "appears twice"),
+    "duplicate key in a chat turn": ("chat.jsonl", ('{"messages": [{"role": "user", "content": "a", "content": "b"},'
+                                     ' {"role": "assistant", "content": "c"}]}\n'), 1, "messages[0].content",
+                                     "key 'content' appears twice"),
+    "misspelt optional field": ("d.jsonl", jsonl({"instruction": "Translate.", "inptu": "Hello", "output": "Bonjour"}),
+                                1, "inptu", "unknown field; did you mean 'input'?"),
+    "misspelt required field": ("d.jsonl", jsonl({"instrution": "Translate.", "output": "Bonjour"}), 1,
+                                "instrution", "did you mean 'instruction'?"),
+    "capitalised field": ("d.jsonl", jsonl({"Instruction": "Translate.", "output": "Bonjour"}), 1, "Instruction",
+                          "did you mean 'instruction'?"),
+    "zero-width-only output": ("d.jsonl", jsonl({**GOOD, "output": "\u200b\u200c\u2060"}), 1, "output",
+                               "has only invisible characters (U+200B, U+200C, U+2060)"),
+    "zero-width-only assistant turn": ("chat.jsonl", jsonl(chat(USER, ("assistant", "\ufeff"))), 1,
+                                       "messages[1].content", "only invisible characters"),
+    "both messages and output": ("d.jsonl", jsonl({**chat(USER, ASSISTANT), "output": "hi"}), 1, "messages",
+                                 "record has both 'messages' and 'output'; ambiguous"),
+    "both conversations and messages": ("d.jsonl", jsonl({**chat(USER, ASSISTANT), "conversations": []}), 1,
+                                        "messages", "both 'messages' and 'conversations'"),
+    # --- ShareGPT ---
+    "ShareGPT unknown from": ("sg.jsonl", jsonl({"conversations": [{"from": "human", "value": "hi"},
+                                                                  {"from": "bot", "value": "yo"}]}), 1,
+                              "conversations[1].from", "unknown 'from' value 'bot' (expected system, human or gpt)"),
+    "ShareGPT role key instead of from": ("sg.json", json.dumps([{"conversations": [{"role": "human", "value": "hi"}]}]),
+                                          1, "conversations[0].from", "is missing"),
+    "ShareGPT missing value": ("sg.jsonl", jsonl({"conversations": [{"from": "human"}]}), 1,
+                               "conversations[0].value", "is missing"),
+    "ShareGPT ends with human": ("sg.jsonl", jsonl({"conversations": [{"from": "human", "value": "a"},
+                                                                     {"from": "gpt", "value": "b"},
+                                                                     {"from": "human", "value": "c"}]}), 1,
+                                "conversations[2].from", "the last message must be from the assistant (got 'human')"),
+    "ShareGPT turns out of order": ("sg.jsonl", jsonl({"conversations": [{"from": "gpt", "value": "a"},
+                                                                        {"from": "human", "value": "b"}]}), 1,
+                                   "conversations[0].from", "expected 'from' value 'human' here, got 'gpt'"),
+    "ShareGPT not a list": ("sg.jsonl", jsonl({"conversations": "hi"}), 1, "conversations",
+                            "must be a list of messages"),
+    "misspelt conversations": ("sg.jsonl", jsonl({"conversation": [{"from": "human", "value": "a"}]}), 1,
+                               "conversation", "did you mean 'conversations'?"),
+    # --- tables: CSV (the header is row 1) and Parquet ---
+    "CSV empty output cell": ("d.csv", "instruction,input,output\nSay hi.,,hi\nSay bye.,,\n", 3, "output",
+                              "must not be empty"),
+    "CSV row with too many cells": ("d.csv", "instruction,output\na,b\nc,d,e\n", 3, None,
+                                    "has 3 cells but the header has 2 columns"),
+    "CSV misspelt column": ("d.csv", "instruction,inptu,output\na,b,c\n", 2, "inptu", "did you mean 'input'?"),
+    "CSV difficulty not a number": ("d.csv", "instruction,output,difficulty\na,b,hard\n", 2, "difficulty",
+                                    "must be an integer 0..3 (got str 'hard')"),
+    "CSV control token": ("d.csv", "instruction,output\na,b</s>\n", 2, "output", "control token '</s>'"),
+    "CSV messages column": ("d.csv", 'messages\n"[{""role"": ""user""}]"\n', 2, "messages",
+                            "a CSV cell cannot hold a list of messages"),
 }
 
 # (file name, content or None for no file, words the message must contain): problems with the whole file
@@ -113,10 +192,15 @@ FILE_CASES = {
     "only blank lines": ("d.jsonl", "\n  \n\n", "file is empty"),
     "only a BOM": ("d.jsonl", b"\xef\xbb\xbf\n", "file is empty"),
     "empty JSON list": ("d.json", "[]", "the list has no records"),
-    "unsupported extension": ("d.csv", "instruction,output\nx,y\n", "unsupported file extension '.csv'"),
+    "unsupported extension": ("d.txt", "instruction,output\nx,y\n", "unsupported file extension '.txt'"),
     "no extension": ("data", jsonl(GOOD), "unsupported file extension ''"),
     "JSON top level is a string": ("d.json", '"hello"', "top level must be a list of records or one record"),
     "JSON top level is a number": ("d.json", "42", "(got int 42)"),
+    "CSV header only": ("d.csv", "instruction,output\n", "file is empty"),
+    "CSV empty": ("d.csv", "", "file is empty (no header row)"),
+    "CSV repeated column": ("d.csv", "instruction,output,output\na,b,c\n", "column 'output' appears more than once"),
+    "CSV not UTF-8": ("d.csv", b"instruction,output\na,b\ncaf\xe9,x\n", "not valid UTF-8 (byte 0xe9 at line 3, column 4)"),
+    "not a Parquet file": ("d.parquet", "instruction,output\n", "not a readable Parquet file"),
     "invalid JSON document": ("d.json", '[\n{"instruction": "x",\n "output": "y"\n},\n]',
                               "invalid JSON at line 5"),
     "not UTF-8 in a JSON document": ("d.json", b'[\n{"instruction": "x",\n "output": "caf'
@@ -140,13 +224,14 @@ def test_bad_record_names_file_record_and_field(tmp_path, name, content, record,
     with pytest.raises(DataError) as info:
         load_examples(path)
     err, message = info.value, str(info.value)
+    unit, column = ("row", "column") if name.endswith((".csv", ".parquet")) else ("record", "field")
     assert name in message
-    assert f"record {record}" in message and err.record == record
+    assert f"{unit} {record}" in message and err.record == record
     assert err.field == field
     if field is not None:
-        assert f"field '{field}'" in message
+        assert f"{column} '{field}'" in message
     assert words in message
-    assert message.startswith(f"{path}, record {record}")
+    assert message.startswith(f"{path}, {unit} {record}")
 
 
 @pytest.mark.parametrize("name, content, words", FILE_CASES.values(), ids=FILE_CASES.keys())
@@ -225,7 +310,7 @@ def test_single_object_json_and_json_lines_named_json(tmp_path):
 def test_chat_with_system_and_metadata(tmp_path):
     record = {**chat(("system", "Be brief."), USER, ASSISTANT), "task": "greet", "kind": "generation"}
     (ex,) = load_examples(_write(tmp_path, "chat.jsonl", jsonl(record)))
-    assert ex == Example("Say hi.", "", "hi", task="greet")
+    assert ex == Example("Say hi.", "", "hi", task="greet", history=(("system", "Be brief."),))
 
 
 # --- one bad record among good ones -----------------------------------------------------------
@@ -279,3 +364,105 @@ def test_report_lists_every_error_in_order(tmp_path):
     assert len(examples) == 3
     assert [(e.record, e.field) for e in errors] == [(2, "output"), (5, None), (7, "messages[0].role")]
     assert all(isinstance(e, DataError) for e in errors)
+
+
+# --- bounded reading (issue 19) -------------------------------------------------------------------
+
+
+def test_an_over_long_jsonl_line_is_refused_and_the_next_line_still_read(tmp_path):
+    # max_chars=100 allows lines of 12 * 100 + 4096 bytes; the long line is skipped in chunks, never held whole
+    path = _write(tmp_path, "d.jsonl", jsonl(GOOD, {**GOOD, "input": "x" * 20_000}, {**GOOD, "output": "three"}))
+    examples, errors = load_examples_report(path, max_chars=100)
+    assert [ex.output for ex in examples] == ["hi", "three"]
+    assert [(e.record, e.field) for e in errors] == [(2, None)]
+    assert "record is too large (a line of more than 5,296 bytes)" in str(errors[0])
+
+
+def test_a_json_document_over_max_bytes_is_refused_before_reading(tmp_path):
+    path = _write(tmp_path, "d.json", json.dumps([GOOD] * 100))
+    assert len(load_examples(path)) == 100
+    for skip_bad in (False, True):
+        with pytest.raises(DataError) as info:
+            load_examples(path, max_bytes=1000, skip_bad=skip_bad)
+        assert str(info.value).startswith(f"{path}: file is too large to read whole (")
+        assert "max_bytes=1,000" in str(info.value) and "JSON Lines (.jsonl" in str(info.value)
+
+
+def test_jsonl_is_not_limited_by_max_bytes(tmp_path):
+    path = _write(tmp_path, "d.jsonl", jsonl(*[GOOD] * 100))
+    assert len(load_examples(path, max_bytes=1000)) == 100
+
+
+def test_skip_bad_skips_each_new_class_of_bad_record(tmp_path):
+    lines = [GOOD, '{"instruction": "a", "output": "\\ud800"}', {**GOOD, "output": "x</s>"},
+             '{"instruction": "a", "output": "b", "output": "c"}', {"instruction": "a", "inptu": "b", "output": "c"},
+             {**GOOD, "output": "\u200b"}, {**chat(USER, ASSISTANT), "output": "hi"},
+             '{"instruction": "a", "output": "b", "id": ' + "1" * 5000 + "}", {**GOOD, "output": "last"}]
+    path = _write(tmp_path, "d.jsonl", jsonl(*lines))
+    with pytest.warns(DataWarning, match=r"skipped 7 bad record\(s\) \(2, 3, 4, 5, 6, 7, 8\), kept 2"):
+        assert [ex.output for ex in load_examples(path, skip_bad=True)] == ["hi", "last"]
+
+
+def test_control_tokens_can_be_another_tokenizers(tmp_path):
+    path = _write(tmp_path, "d.jsonl", jsonl({**GOOD, "output": "a <|im_end|> b"}, {**GOOD, "output": "x</s>"}))
+    with pytest.raises(DataError, match=r"record 1, field 'output': .*'<\|im_end\|>'"):
+        load_examples(path, control_tokens=["<|im_end|>", "<|im_start|>"])
+    with pytest.raises(DataError, match="record 2"):  # the shipped tokenizer's by default
+        load_examples(path)
+
+
+def test_unknown_keys_that_look_like_nothing_known_are_still_ignored(tmp_path):
+    path = _write(tmp_path, "d.jsonl", jsonl({**GOOD, "id": 1, "source": "web", "text": "x", "category": "qa"}))
+    assert load_examples(path) == [Example("Say hi.", "", "hi")]
+
+
+def test_zero_width_characters_inside_real_text_are_kept(tmp_path):
+    path = _write(tmp_path, "d.jsonl", jsonl({**GOOD, "output": "a\u200bb", "input": "\u200b"}))
+    assert load_examples(path)[0].output == "a\u200bb"
+
+
+# --- tables ----------------------------------------------------------------------------------------
+
+
+def test_parquet_cell_of_the_wrong_type_names_row_and_column(tmp_path):
+    from datasets import Dataset
+
+    path = tmp_path / "d.parquet"
+    Dataset.from_dict({"instruction": ["a", "b", "c"], "output": [1, 2, 3]}).to_parquet(str(path))
+    with pytest.raises(DataError) as info:
+        load_examples(path)
+    assert str(info.value) == f"{path}, row 1, column 'output': must be a non-empty string (got int 1)"
+
+
+def test_parquet_null_cell_counts_as_absent(tmp_path):
+    from datasets import Dataset
+
+    path = tmp_path / "d.parquet"
+    Dataset.from_list([{"instruction": "a", "input": None, "output": "b"},
+                       {"instruction": "c", "input": "x", "output": None}]).to_parquet(str(path))
+    examples, errors = load_examples_report(path)
+    assert examples == [Example("a", "", "b")]
+    assert [str(e) for e in errors] == [f"{path}, row 2, column 'output': is missing"]
+
+
+def test_folder_that_is_not_a_saved_dataset(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="is not a file, nor a folder written by datasets' save_to_disk"):
+        load_examples(tmp_path / "runs")
+
+
+def test_saved_dataset_dict_without_a_train_split(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    ds = Dataset.from_list([GOOD])
+    DatasetDict({"a": ds, "b": ds}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(DataError, match="holds the splits a, b and no 'train' split"):
+        load_examples(tmp_path / "dd")
+
+
+def test_csv_row_numbers_count_blank_rows_like_a_spreadsheet(tmp_path):
+    path = _write(tmp_path, "d.csv", 'instruction,output\na,b\n\n"multi\nline",\n')
+    with pytest.raises(DataError) as info:
+        load_examples(path)
+    assert str(info.value).startswith(f"{path}, row 4, column 'output': must not be empty")
