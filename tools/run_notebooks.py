@@ -45,11 +45,30 @@ def peak_rss(pid_getter, stop, out):
     out.append(peak)
 
 
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # a configuration the packaged MathJax 2 ships
+
+
+def offline_mathjax(html_dir: Path) -> str:
+    """Copy MathJax 2 from the installed `jupyter-server-mathjax` package into `html_dir/mathjax` (once)
+    and return the pages' relative URL for it, so formulas render with no network."""
+    import shutil
+
+    import jupyter_server_mathjax
+
+    target = html_dir / "mathjax"
+    if not (target / "MathJax.js").exists():
+        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+    return f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+
+
 def write_html(nb, path: Path) -> None:
-    """The executed notebook as one self-contained HTML page (pictures inline), written atomically."""
+    """The executed notebook as one HTML page that needs no network: pictures inline, MathJax from a
+    local copy beside it, no script from a CDN (template tools/html_templates/offline). Written atomically."""
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(ROOT / "tools" / "html_templates")],
+                            mathjax_url=offline_mathjax(path.parent))
+    body, _ = exporter.from_notebook_node(nb)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
