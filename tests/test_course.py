@@ -34,12 +34,20 @@ def test_every_binder_badge_opens_an_existing_notebook_and_every_notebook_has_on
     assert sorted(Path(t).name for t in targets) == NOTEBOOKS
 
 
+def source_hash(src):
+    import hashlib
+
+    return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+
+
 def test_course_table_lists_every_measured_notebook():
     """Run time and peak memory come from tools/run_notebooks.py on a free 2-core CPU (not timed here):
     each notebook <= 3 min and <= 1.5 GB, the whole course <= 20 min, and the README shows them."""
     measured = json.loads((ROOT / "benchmarks" / "notebooks.json").read_text())
     assert sorted(measured) == NOTEBOOKS, "run tools/run_notebooks.py for every notebook"
     for name, m in measured.items():
+        source = ROOT / "notebooks" / "src" / name.replace(".ipynb", ".py")
+        assert m.get("source_sha256") == source_hash(source), f"{name} changed since it was measured: re-run it"
         assert m["seconds"] <= 180, f"{name}: {m['seconds']} s > 3 min"
         assert m["peak_mb"] <= 1536, f"{name}: {m['peak_mb']} MB > 1.5 GB"
         assert f"(notebooks/{name})" in README

@@ -224,11 +224,19 @@ def test_hints_come_one_after_another(capsys):
     assert ["first" in out[0], "second" in out[1], "second" in out[2], "first" in out[3]] == [True] * 4
 
 
-def test_verdict_is_not_displayed_twice():
+def test_verdict_is_not_displayed_twice(monkeypatch):
+    import itlib.exercises.core as core
+
+    shown = []
+    monkeypatch.setattr(core, "show", lambda markdown, plain=None: shown.append(plain))
     verdict = Verdict("correct")
     assert verdict.text() == "✓ Correct"
-    verdict.show()
-    assert verdict.shown
+    verdict.show()  # what check() does
+    verdict._ipython_display_()  # what Jupyter does when `ex.q1.check(x)` is a cell's last line
+    assert shown == ["✓ Correct"]
+    fresh = Verdict("correct")
+    fresh._ipython_display_()  # never shown before: shown now
+    assert shown == ["✓ Correct", "✓ Correct"]
 
 
 def test_helper_checkers():

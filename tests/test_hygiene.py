@@ -17,6 +17,23 @@ def test_every_notebook_source_is_built_and_committed():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_notebook_is_its_source_cell_by_cell(path):
+    """An edited notebooks/src/NN.py with a stale .ipynb fails here: same cells, same kinds, same text."""
+    import sys
+
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from nbbuild import build
+
+    built = build(str(ROOT / "notebooks" / "src" / (path.stem + ".py")))
+    committed = nbformat.read(path, as_version=4)
+    assert len(built.cells) == len(committed.cells), "re-run tools/run_notebooks.py: the number of cells differs"
+    for i, (b, c) in enumerate(zip(built.cells, committed.cells)):
+        assert (b.cell_type, b.source) == (c.cell_type, c.source), f"cell {i} differs from its source: re-run the notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_outputs_come_from_one_clean_run(path):
     import nbformat
 

@@ -44,11 +44,20 @@ def badge(path: str) -> str:
     return f"[![launch on Binder]({BADGE})]({binder_url()}?urlpath=lab/tree/{path})"
 
 
+def itlib_modules(code: str) -> set[str]:
+    """The itlib modules a notebook's code uses: `from itlib.X import ...`, `import itlib.X`,
+    `from itlib import X, Y` (where X is a module, not a function such as `load_base`) and `itlib.X.` calls."""
+    found = set(re.findall(r"(?:from|import) itlib\.(\w+)", code)) | set(re.findall(r"\bitlib\.(\w+)\.", code))
+    for names in re.findall(r"from itlib import \(?([\w ,\n]+)\)?", code):
+        found |= {n.split(" as ")[0].strip() for n in names.split(",") if n.strip()}
+    return {m for m in found if (ROOT / "itlib" / f"{m}.py").exists() or (ROOT / "itlib" / m).is_dir()}
+
+
 def row(path: Path, measured: dict) -> str:
     nb = nbformat.read(path, as_version=4)
     title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    modules = sorted(set(re.findall(r"from itlib\.(\w+)", code)) - {"exercises"})
+    modules = sorted(itlib_modules(code) - {"exercises"})
     number = path.name[:2]
     try:
         from itlib.exercises import exercises_of

@@ -75,6 +75,13 @@ def write_html(nb, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def source_hash(src: Path) -> str:
+    """The first 16 hex digits of the notebook source's SHA-256: which version a measurement is of."""
+    import hashlib
+
+    return hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+
+
 def run(src: Path, save: bool = True, html_dir: Path | None = None, out_dir: Path | None = None) -> dict:
     nb = build(str(src))
     target = ROOT / "notebooks" / (src.stem + ".ipynb")
@@ -102,7 +109,8 @@ def run(src: Path, save: bool = True, html_dir: Path | None = None, out_dir: Pat
         nbformat.write(nb, out_dir / target.name)
     if html_dir is not None:
         write_html(nb, html_dir / (src.stem + ".html"))
-    return {"notebook": target.name, "seconds": round(seconds, 1), "peak_mb": round(peaks[0] / 2**20)}
+    return {"notebook": target.name, "seconds": round(seconds, 1), "peak_mb": round(peaks[0] / 2**20),
+            "source_sha256": source_hash(src)}
 
 
 if __name__ == "__main__":
