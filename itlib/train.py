@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class FitResult:
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / max(self.seconds, 1e-9)
+
+    def record(self, loss: float, batch: dict, steps: int) -> None:
+        """After an update: its loss, the real and all token slots of its batch, the steps done."""
+        self.losses.append(loss)
+        self.tokens += int(batch["attention_mask"].sum())
+        self.padded_tokens += batch["attention_mask"].numel()
+        self.steps = steps
 
 
 def available_devices() -> list[str]:
@@ -333,7 +341,57 @@ def fit(
     """
     from itlib.progress import bar as progress_bar
 
-    for name, value in (("epochs", epochs), ("lr", lr), ("batch_tokens", batch_tokens)):
+    rendered = training_sequences(model, tokenizer, examples, rendered, fmt, epochs=epochs, lr=lr,
+                                  batch_tokens=batch_tokens)
+    rank, world = distributed()
+    device = training_device(device, rank, world)
+    bf16 = use_bf16(model, device, precision)
+    torch.manual_seed(seed)
+    model.to(device).train()
+    plan = shard(batch_plan([len(r.input_ids) for r in rendered], epochs, batch_tokens, max_batch, seed), rank, world)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = make_optimizer(params, lr, weight_decay)
+    sched = warmup_cosine(optim, total=len(plan), warmup=warmup)
+    result = FitResult(device=str(device))
+    made_from = None if checkpoint_dir is None else run_signature(
+        model, rendered, epochs=epochs, batch_tokens=batch_tokens, max_batch=max_batch, seed=seed, world=world)
+    saver = Checkpointer(checkpoint_dir, checkpoint_every, model, optim, sched, result, made_from, writes=rank == 0)
+    start = saver.restore() if resume else 0
+    clock = Stopwatch(already=result.seconds)
+    # A bar redrawn on every step floods a notebook kernel's output channel with widget messages.
+    bar = progress_bar(total=len(plan), initial=start, desc="fit", disable=not progress or rank > 0, leave=False,
+                       mininterval=0.5)
+    try:
+        with saver.saving_on_interrupt(clock):
+            for step in range(start, len(plan)):
+                batch = collate_batch([rendered[i] for i in plan[step]], tokenizer.pad_token_id, collate_fn, device)
+                loss = backward(model, batch, params, loss_fn or answer_loss, penalty, clip, bf16, world, step + 1)
+                with saver.updating():  # from here on the weights hold this step: a checkpoint must say so
+                    optim.step()
+                    sched.step()
+                    result.record(loss.item(), batch, step + 1)
+                if step % log_every == 0:
+                    bar.set_postfix(loss=f"{result.losses[-1]:.3f}", refresh=False)  # redrawn at most every 0.5 s
+                bar.update(1)
+                if callback is not None:
+                    with clock.paused():  # a callback's time is not training time
+                        result.seconds = clock.seconds
+                        callback(step + 1, model, result)
+                saver.after_step(step + 1, clock)
+    finally:
+        bar.close(loss=result.losses[-1] if result.losses else None)  # headless: one summary line
+    result.seconds = clock.seconds
+    check_weights(model, result.steps)
+    if result.steps > start:
+        saver.save()
+    model.eval()
+    return result
+
+
+def training_sequences(model, tokenizer, examples, rendered, fmt: str, **settings) -> list[Rendered]:
+    """The token sequences to train on: `rendered` as given, else every example rendered as f(X, I) in
+    `fmt`; cut to the model's context. Raises ValueError for no data or a setting that is not > 0."""
+    for name, value in settings.items():
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"fit: {name} must be a finite number > 0, got {value!r}")
     if rendered is None:
@@ -342,93 +400,119 @@ def fit(
         rendered = [render(ex, tokenizer, fmt) for ex in examples]
     if not rendered:
         raise ValueError("fit got no training examples")
-    rendered = fit_to_context(rendered, context_length(model))
-    rank, world = distributed()
+    return fit_to_context(rendered, context_length(model))
+
+
+def training_device(device: str, rank: int, world: int) -> str:
+    """`pick_device`, and under torchrun on GPUs each process its own GPU (LOCAL_RANK)."""
     device = pick_device(device)
     if device == "cuda" and world > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-    bf16 = use_bf16(model, device, precision)
-    torch.manual_seed(seed)
-    model.to(device).train()
+    return device
 
-    plan = batch_plan([len(r.input_ids) for r in rendered], epochs, batch_tokens, max_batch, seed)
-    if world > 1:  # data sharded by rank: rank r takes batches r, r + world, ...; all ranks take as many steps
-        plan = plan[rank::world][: len(plan) // world]
-    total = len(plan)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optim = make_optimizer(params, lr, weight_decay)
+def shard(plan: list, rank: int, world: int) -> list:
+    """Data parallelism: rank r takes batches r, r + world, ...; every rank takes as many steps."""
+    return plan if world == 1 else plan[rank::world][: len(plan) // world]
+
+
+def warmup_cosine(optim, total: int, warmup: float):
+    """The learning-rate schedule `lr_factor` over `total` steps, the first `warmup` share warming up."""
     warm = max(1, int(warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
+    return torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warm))
 
-    result = FitResult(device=str(device))
-    start_step = 0
-    made_from = None
-    if checkpoint_dir is not None:
-        made_from = run_signature(model, rendered, epochs=epochs, batch_tokens=batch_tokens, max_batch=max_batch,
-                                  seed=seed, world=world)
-        if resume:  # every rank restores the same state
-            start_step = load_checkpoint(checkpoint_dir, model, optim, sched, result, made_from=made_from)
-    if rank > 0:  # logging and saving on rank 0 only
-        checkpoint_dir, progress = None, False
 
-    t0 = time.perf_counter() - result.seconds
-    # A bar redrawn on every step floods a notebook kernel's output channel with widget messages.
-    bar = progress_bar(total=total, initial=start_step, desc="fit", disable=not progress, leave=False,
-                       mininterval=0.5)
-    step, updating = start_step, False
-    interrupted = StepBoundaryInterrupts(enabled=checkpoint_dir is not None)
-    try:
-        for step in range(start_step, total):
-            batch = (collate_fn or collate)([rendered[i] for i in plan[step]], tokenizer.pad_token_id)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device_type=device.split(":")[0] if device != "mps" else "cpu", dtype=torch.bfloat16,
-                                enabled=bf16):
-                loss = (loss_fn or answer_loss)(model, batch)
-            total_loss = loss + penalty(model) if penalty is not None else loss
-            optim.zero_grad(set_to_none=True)
-            total_loss.backward()
-            if world > 1:
-                average_gradients(params, world)
-                loss = loss.detach().clone()
-                torch.distributed.all_reduce(loss)
-                loss /= world
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip else None
-            check_finite(step + 1, loss, grad_norm)
-            updating = True  # from here to `result.steps = step + 1` the weights are one update ahead
-            optim.step()
-            sched.step()
-            result.losses.append(loss.item())
-            result.tokens += int(batch["attention_mask"].sum())
-            result.padded_tokens += batch["attention_mask"].numel()
-            result.steps, updating = step + 1, False
-            if step % log_every == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn at most every 0.5 s
-            bar.update(1)
-            if callback is not None:
-                t_cb = time.perf_counter()
-                result.seconds = t_cb - t0
-                callback(step + 1, model, result)
-                t0 += time.perf_counter() - t_cb
-            if checkpoint_dir is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
-                result.seconds = time.perf_counter() - t0
-                save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
-            if interrupted():
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        if checkpoint_dir is not None and not updating:  # a checkpoint's step number = the updates it holds
-            result.seconds = time.perf_counter() - t0
-            save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
-        raise
-    finally:
-        interrupted.restore()
-        bar.close(loss=result.losses[-1] if result.losses else None)  # headless: one summary line
-    result.seconds = time.perf_counter() - t0
-    check_weights(model, result.steps)
-    if checkpoint_dir is not None and result.steps > start_step:
-        save_checkpoint(checkpoint_dir, model, optim, sched, result, made_from)
-    model.eval()
-    return result
+def collate_batch(items: Sequence, pad_id: int, collate_fn, device) -> dict[str, torch.Tensor]:
+    """One training batch on `device`: `collate_fn` (default `collate`) of the items."""
+    return {k: v.to(device) for k, v in (collate_fn or collate)(items, pad_id).items()}
+
+
+def backward(model, batch: dict, params: list, loss_fn, penalty, clip: float, bf16: bool, world: int,
+             step: int) -> torch.Tensor:
+    """Forward pass and L = loss_fn(model, batch) (+ penalty(model)); gradients by backprop, averaged
+    over processes, clipped to norm `clip`; refuses a non-finite loss or gradient. Returns the loss
+    (without the penalty, averaged over processes)."""
+    device = batch["input_ids"].device.type
+    with torch.autocast(device_type="cpu" if device == "mps" else device, dtype=torch.bfloat16, enabled=bf16):
+        loss = loss_fn(model, batch)
+    total_loss = loss + penalty(model) if penalty is not None else loss
+    for p in params:
+        p.grad = None
+    total_loss.backward()
+    if world > 1:
+        average_gradients(params, world)
+        loss = loss.detach().clone()
+        torch.distributed.all_reduce(loss)
+        loss /= world
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip else None
+    check_finite(step, loss, grad_norm)
+    return loss
+
+
+class Stopwatch:
+    """Seconds of training so far (`already` from a resumed run included), with pauses left out."""
+
+    def __init__(self, already: float = 0.0):
+        self.t0 = time.perf_counter() - already
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @contextmanager
+    def paused(self):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t0 += time.perf_counter() - t
+
+
+class Checkpointer:
+    """A run's checkpoints in `folder` (none if None): written by one process (`writes`) every `every`
+    steps, at the end, and on Ctrl-C (at a step boundary, see `StepBoundaryInterrupts`); restored by
+    every process. A checkpoint's step number always equals the updates it holds."""
+
+    def __init__(self, folder, every: int, model, optim, sched, result: FitResult, made_from: dict | None,
+                 writes: bool = True):
+        self.folder, self.every, self.made_from = folder, every, made_from
+        self.state = (model, optim, sched, result)
+        self.writes = writes and folder is not None
+        self.mid_update = False
+        self.interrupted = StepBoundaryInterrupts(enabled=False)
+
+    def restore(self) -> int:
+        return 0 if self.folder is None else load_checkpoint(self.folder, *self.state, made_from=self.made_from)
+
+    def save(self, seconds: float | None = None) -> None:
+        if self.writes:
+            if seconds is not None:
+                self.state[3].seconds = seconds
+            save_checkpoint(self.folder, *self.state, self.made_from)
+
+    def after_step(self, steps: int, clock: Stopwatch) -> None:
+        if self.every and steps % self.every == 0:
+            self.save(clock.seconds)
+        if self.interrupted():
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def updating(self):
+        self.mid_update = True
+        yield
+        self.mid_update = False
+
+    @contextmanager
+    def saving_on_interrupt(self, clock: Stopwatch):
+        self.interrupted = StepBoundaryInterrupts(enabled=self.writes)
+        try:
+            yield
+        except KeyboardInterrupt:
+            if not self.mid_update:
+                self.save(clock.seconds)
+            raise
+        finally:
+            self.interrupted.restore()
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
