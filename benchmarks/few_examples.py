@@ -16,6 +16,7 @@ import torch
 
 import itlib
 from itlib.experiments import few_examples, prose_accuracy
+from itlib.files import write_atomically
 from itlib.tasks import SUITE
 
 
@@ -60,5 +61,4 @@ if __name__ == "__main__":
     rows += few_examples(ns=(512, 1024, 2048), steps=args.curve_steps, n_test_per_task=30, draws=args.draws)
     result = {"summary": summary(rows), "base_prose": base_prose(), "rows": rows}
     print(json.dumps({k: result[k] for k in ("summary", "base_prose")}, indent=2))
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_atomically(args.out, json.dumps(result, indent=2))

@@ -32,6 +32,7 @@ import torch
 
 import itlib
 from itlib.evaluate import evaluate, generate
+from itlib.files import write_atomically
 from itlib.formats import render
 from itlib.pipeline import RECIPES, suite_data
 from itlib.train import batch_plan, fit
@@ -294,9 +295,7 @@ if __name__ == "__main__":
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = ap.parse_args()
     r = main(args.quick)
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(r, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    write_atomically(args.out, json.dumps(r, indent=2) + "\n")
     print(table(r))
     if args.readme:
         write_readme(r)

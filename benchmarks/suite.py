@@ -19,6 +19,7 @@ import torch
 
 import itlib
 from itlib.evaluate import evaluate
+from itlib.files import write_atomically
 from itlib.models import build_model, n_params
 from itlib.pipeline import RECIPES, TRAIN_EXAMPLES_PER_TASK, suite_data
 from itlib.train import fit
@@ -60,8 +61,7 @@ def main():
                 "exact_match", "per_difficulty", "train_seconds", "tokens_per_second",
                 "exact_match_heldout_templates")}})
     print(json.dumps(out, indent=2, ensure_ascii=False))
-    with open(args.out, "w") as f:
-        json.dump(out, f, indent=2, ensure_ascii=False)
+    write_atomically(args.out, json.dumps(out, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

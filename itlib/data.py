@@ -62,13 +62,14 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import unicodedata
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
+
+from itlib.files import write_atomically
 
 __all__ = [
     "CONTROL_TOKENS", "KINDS", "ROLES", "DataError", "DataWarning", "Example", "from_dataset",
@@ -920,22 +921,6 @@ def _render(examples: list[Example], path: Path, style: str) -> str:
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
-def _write_atomically(text: str, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename it over `path` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes it private (0600); a data file is normally readable
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def save_examples(examples, path, *, style: str = "alpaca", overwrite: bool = False) -> Path:
     """Write examples to `path` and return it.
 
@@ -954,7 +939,7 @@ def save_examples(examples, path, *, style: str = "alpaca", overwrite: bool = Fa
     text = _render(examples, path, style)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    _write_atomically(text, path)
+    write_atomically(path, text)
     return path
 
 

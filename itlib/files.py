@@ -53,12 +53,14 @@ def write_atomically(path: str | Path, text: str) -> Path:
     """Write `text` (UTF-8) to `path` so that a crash leaves the old file or the new one, never half
     of it: a temporary file next to it, flushed to disk, then renamed over `path`."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a file the user keeps is normally readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

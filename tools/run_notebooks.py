@@ -12,7 +12,6 @@ frozen at "0%|"; each training loop prints one summary line (steps, seconds, fin
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).parent))
 from nbbuild import build
 
+from itlib.files import write_atomically  # noqa: E402
 from itlib.progress import headless_env  # light: imports no torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,10 +69,7 @@ def write_html(nb, path: Path) -> None:
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(ROOT / "tools" / "html_templates")],
                             mathjax_url=offline_mathjax(path.parent))
     body, _ = exporter.from_notebook_node(nb)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, body)
 
 
 def source_hash(src: Path) -> str:
@@ -131,6 +128,6 @@ if __name__ == "__main__":
         results[r["notebook"]] = r
         print(r, flush=True)
     if not args.no_save:
-        results_file.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+        write_atomically(results_file, json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     if args.html:
         print(f"HTML copies in {args.html}/")
