@@ -7,6 +7,8 @@
 Word vectors come either from a small skip-gram word2vec with negative sampling trained here in
 seconds (`train_word2vec`) or from a language model's own input embeddings, averaging the
 sub-word tokens of each word (`model_word_vectors`); `word_vectors(...)` picks one of the two.
+`ContextualVectors` gives contextual (BERT-style) vectors instead: the model's hidden state of each
+word in its sentence, so one word gets different vectors in different instructions.
 Padding is always masked: a padded position gets no weight in any pooling.
 """
 
@@ -137,7 +139,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 32, window: in
     so "the" and "is" stop dominating the pairs (and training gets faster)."""
     import time
 
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     t0 = time.perf_counter()
     counts = Counter(w for s in sentences for w in s)
@@ -158,7 +160,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 32, window: in
     opt = torch.optim.Adam([*v_in.parameters(), *u_out.parameters()], lr=lr)
     losses = []
     steps = epochs * math.ceil(len(pairs) / batch_size)
-    bar = tqdm(total=steps, desc="word2vec", disable=not progress)
+    bar = progress_bar(total=steps, desc="word2vec", disable=not progress)
     for _ in range(epochs):
         order = torch.randperm(len(pairs), generator=g)
         for start in range(0, len(pairs), batch_size):
@@ -170,7 +172,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 32, window: in
             opt.step()
             losses.append(loss.item())
             bar.update()
-    bar.close()
+    bar.close(loss=losses[-1] if losses else None)
     return Word2VecResult(WordVectors(words, v_in.weight.detach().clone()), losses, time.perf_counter() - t0)
 
 
@@ -186,6 +188,56 @@ def model_word_vectors(model, tokenizer, words: Iterable[str]) -> WordVectors:
             raise ValueError(f"the tokenizer gives no tokens for the word {w!r}")
         rows.append(table[ids].float().mean(0))
     return WordVectors(words, torch.stack(rows))
+
+
+class ContextualVectors:
+    """Contextual (BERT-style) word vectors: a word's vector is the language model's hidden state at
+    its position *in this sentence* (its sub-word tokens averaged), so the same word gets different
+    vectors in different instructions. It has the interface the pooling functions use (`dim`,
+    `lookup(text)`, `in`), so `embed_instruction` and `train_attention_pool` take it like `WordVectors`.
+
+    The text is read as its words (`split_words`, each after a space) behind BOS; `layer` indexes the
+    model's `hidden_states` (0 = the input embeddings, -1 = the last layer). `centred(texts)` subtracts
+    the mean word vector over `texts`, as `WordVectors.centred` does. Every word is known: there is no
+    vocabulary to fall out of. Results are cached per text."""
+
+    def __init__(self, model, tokenizer, layer: int = -1, centre: torch.Tensor | None = None):
+        self.model, self.tokenizer, self.layer = model, tokenizer, layer
+        self.centre = centre
+        self._cache: dict[str, tuple[list[str], torch.Tensor]] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.model.get_input_embeddings().weight.shape[1]
+
+    def __contains__(self, word: str) -> bool:
+        return True
+
+    @torch.no_grad()
+    def _raw(self, text: str) -> tuple[list[str], torch.Tensor]:
+        if text not in self._cache:
+            words = split_words(text)
+            pieces = [self.tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
+            ids = [self.tokenizer.bos_token_id] + [i for p in pieces for i in p]
+            out = self.model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+            h = out.hidden_states[self.layer][0].float()
+            rows, start = [], 1
+            for p in pieces:
+                rows.append(h[start:start + len(p)].mean(0))
+                start += len(p)
+            self._cache[text] = (words, torch.stack(rows) if rows else torch.zeros(0, self.dim))
+        return self._cache[text]
+
+    def lookup(self, text: str) -> tuple[list[str], torch.Tensor]:
+        words, vectors = self._raw(text)
+        return words, vectors if self.centre is None else vectors - self.centre
+
+    def centred(self, texts: Sequence[str]) -> ContextualVectors:
+        """A copy whose vectors have the mean word vector over `texts` subtracted."""
+        rows = [self._raw(t)[1] for t in texts]
+        new = ContextualVectors(self.model, self.tokenizer, self.layer, torch.cat(rows).mean(0))
+        new._cache = self._cache
+        return new
 
 
 def word_vectors(sentences: Sequence[Sequence[str]] | None = None, *, model=None, tokenizer=None,
@@ -571,7 +623,7 @@ def encode_items(inputs: Sequence[str], vocab: Sequence[str]) -> tuple[torch.Ten
 def fit_classifier(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor, epochs: int = 10,
                    batch_size: int = 128, lr: float = 3e-3, seed: int = 0, progress: bool = False) -> list[float]:
     """Minibatch cross-entropy with Adam; `model(*inputs)` gives logits. Returns the loss per step."""
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -579,7 +631,7 @@ def fit_classifier(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: 
     losses = []
     model.train()
     n = len(targets)
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+    for _ in progress_bar(range(epochs), desc="epochs", noun="epochs", disable=not progress):
         order = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
             b = order[start:start + batch_size]

@@ -131,7 +131,9 @@ def unseen_token_ids(tokenizer, examples: Sequence, docs: Sequence[str], fmt: st
     from itlib.formats import render
 
     used = {i for ex in examples for i in render(ex, tokenizer, fmt).input_ids}
-    seen = {i for ids in tokenizer(list(docs), add_special_tokens=False)["input_ids"] for i in ids}
+    docs, seen = list(docs), set()
+    for start in range(0, len(docs), 2000):  # in chunks: the ids of a whole corpus at once cost memory
+        seen.update(i for ids in tokenizer(docs[start:start + 2000], add_special_tokens=False)["input_ids"] for i in ids)
     return sorted(used - seen)
 
 
@@ -419,7 +421,7 @@ def reptile(model, tokenizer, examples: Sequence, *, meta_steps: int = 50, inner
     inner_batch` of that task's examples (drawn without replacement while they last), one pass.
     Only trainable parameters move. Returns a `ReptileResult`.
     """
-    from tqdm.auto import tqdm
+    from itlib.progress import bar as progress_bar
 
     by_task: dict[str, list] = {}
     for ex in examples:
@@ -429,7 +431,8 @@ def reptile(model, tokenizer, examples: Sequence, *, meta_steps: int = 50, inner
     result = ReptileResult(inner_steps=inner_steps)
     t0 = time.perf_counter()
     order: list[str] = []
-    for step in tqdm(range(meta_steps), desc="reptile", disable=not progress, leave=False, mininterval=0.5):
+    for step in progress_bar(range(meta_steps), desc="reptile", noun="meta-steps", disable=not progress, leave=False,
+                             mininterval=0.5):
         if not order:
             order = sorted(by_task)
             rng.shuffle(order)

@@ -1,69 +1,85 @@
 """Typical wrong answers for the notebook 04 exercises (picked up by tests/test_exercises.py)."""
 
+import math
+
 import torch
 
 
-def mean_with_padding(x, mask):
-    return x.mean(dim=1)
+def weighted_with_padding(x, mask, weights):
+    w = weights.unsqueeze(-1)
+    return (w * x).sum(1) / w.sum(1)
 
 
-def divided_by_padded_length(x, mask):
-    return (x * mask.unsqueeze(-1)).sum(dim=1) / x.shape[1]
+def weighted_over_all_weights(x, mask, weights):
+    w = (weights * mask).unsqueeze(-1)
+    return (w * x).sum(1) / weights.sum(1, keepdim=True)
 
 
-def summed(x, mask):
-    return (x * mask.unsqueeze(-1)).sum(dim=1)
+def weighted_by_count(x, mask, weights):
+    w = (weights * mask).unsqueeze(-1)
+    return (w * x).sum(1) / mask.sum(1, keepdim=True)
 
 
-def pooled_over_dims(x, mask):
-    return (x * mask.unsqueeze(-1)).mean(dim=-1)
+def plain_mean(x, mask, weights):
+    m = mask.unsqueeze(-1).float()
+    return (x * m).sum(1) / m.sum(1)
 
 
-def attention_unmasked(x, mask, w, b):
-    alpha = torch.softmax(x @ w + b, dim=-1)
+def weighted_sum(x, mask, weights):
+    return ((weights * mask).unsqueeze(-1) * x).sum(1)
+
+
+def query_unscaled(x, mask, q):
+    alpha = torch.softmax((x @ q).masked_fill(~mask, float("-inf")), dim=-1)
     return (alpha.unsqueeze(-1) * x).sum(1), alpha
 
 
-def attention_zero_filled(x, mask, w, b):
-    alpha = torch.softmax((x @ w + b).masked_fill(~mask, 0.0), dim=-1)
+def query_zero_filled(x, mask, q):
+    alpha = torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, 0.0), dim=-1)
     return (alpha.unsqueeze(-1) * x).sum(1), alpha
 
 
-def attention_no_softmax(x, mask, w, b):
-    alpha = x @ w + b
+def query_unmasked(x, mask, q):
+    alpha = torch.softmax(x @ q / math.sqrt(x.shape[-1]), dim=-1)
     return (alpha.unsqueeze(-1) * x).sum(1), alpha
 
 
-def attention_plain_mean(x, mask, w, b):
-    alpha = torch.softmax((x @ w + b).masked_fill(~mask, float("-inf")), dim=-1)
+def query_plain_mean(x, mask, q):
+    alpha = torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, float("-inf")), dim=-1)
     return x.mean(1), alpha
 
 
-def attention_weights_only(x, mask, w, b):
-    return torch.softmax((x @ w + b).masked_fill(~mask, float("-inf")), dim=-1)
+def query_weights_only(x, mask, q):
+    return torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, float("-inf")), dim=-1)
+
+
+def with_answers(**changes):
+    return lambda c: {**c, **changes}
 
 
 WRONG = {
     "nb04.q1": [
-        (lambda c: mean_with_padding, "padded positions too"),
-        (lambda c: divided_by_padded_length, "padded length"),
-        (lambda c: summed, "that is the sum"),
-        (lambda c: pooled_over_dims, "pool over the word positions"),
-        (lambda c: c(*__import__("itlib.exercises.nb04", fromlist=["x"]).test_batch()), "pass your function"),
+        (lambda c: weighted_with_padding, "padded positions took part"),
+        (lambda c: weighted_over_all_weights, "sum of *all* weights"),
+        (lambda c: weighted_by_count, "number of real words"),
+        (lambda c: plain_mean, "plain mean"),
+        (lambda c: weighted_sum, "weighted sum"),
+        (lambda c: 3.0, "pass your function"),
     ],
     "nb04.q2": [
-        (lambda c: attention_unmasked, "padded positions got weight"),
-        (lambda c: attention_zero_filled, "e^0"),
-        (lambda c: attention_no_softmax, "raw scores"),
-        (lambda c: attention_plain_mean, "plain mean"),
-        (lambda c: attention_weights_only, "return two things"),
+        (lambda c: query_unscaled, "sqrt(D)"),
+        (lambda c: query_zero_filled, "e^0"),
+        (lambda c: query_unmasked, "padded positions got weight"),
+        (lambda c: query_plain_mean, "plain mean"),
+        (lambda c: query_weights_only, "return two things"),
     ],
     "nb04.q3": [
-        (lambda c: ("What is the largest number?", "What is the smallest number?"), "differ in the words"),
-        (lambda c: ("Sort these numbers from smallest to largest.", "Put the digits in ascending order."),
-         "both are templates of sort_ascending"),
-        (lambda c: ("Sort the numbers.", c[1]), "not one of the suite's templates"),
-        (lambda c: c[0], "pair of two template strings"),
-        (lambda c: (c[0], c[0]), "same template twice"),
+        (with_answers(A="neither"), "bag of words"),                       # order taken for meaning
+        (with_answers(B="neither"), "capitals and punctuation"),
+        (with_answers(C="both"), "the mean counts repeats"),               # counts forgotten
+        (with_answers(C="mean only"), "the mean counts repeats"),
+        (with_answers(D="both"), "differs in a word"),
+        (lambda c: ("A", "both"), "one entry per pair"),
+        (with_answers(A="yes"), "each value is one of"),
     ],
 }

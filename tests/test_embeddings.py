@@ -194,6 +194,28 @@ def test_model_word_vectors_average_the_subword_embeddings():
         E.word_vectors(model=model)
 
 
+def test_contextual_vectors_layer0_are_the_static_embeddings_and_later_layers_see_context():
+    import itlib
+
+    model, tok = itlib.load_base()
+    static = E.word_vectors(model=model, tokenizer=tok, words=["sort", "numbers", "largest", "smallest"])
+    layer0 = E.ContextualVectors(model, tok, layer=0)
+    words, x = layer0.lookup("Sort numbers, largest!")
+    assert words == ["sort", "numbers", "largest"]
+    assert torch.allclose(x, torch.stack([static[w] for w in words]), atol=1e-6)   # no context at layer 0
+    last = E.ContextualVectors(model, tok, layer=-1)
+    (_, a), (_, b) = last.lookup("sort largest numbers"), last.lookup("sort smallest numbers")
+    assert torch.allclose(a[0], b[0], atol=1e-5)            # causal: 'sort' sees nothing that differs
+    assert not torch.allclose(a[2], b[2], atol=1e-3)        # 'numbers' sees 'largest' / 'smallest'
+    texts = ["sort largest numbers", "sort smallest numbers"]
+    centred = last.centred(texts)
+    assert torch.allclose(torch.cat([centred.lookup(t)[1] for t in texts]).mean(0), torch.zeros(last.dim), atol=1e-5)
+    e = E.embed_instruction(texts, centred, "mean")          # the pooling functions take it like WordVectors
+    assert e.shape == (2, last.dim)
+    fit = E.train_attention_pool(texts * 2, ["a", "b", "a", "b"], centred, steps=3)
+    assert len(fit.losses) == 3
+
+
 def test_embed_instruction_skips_unknown_words_and_matches_mean():
     wv = E.WordVectors(["sort", "the", "numbers"], torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]]))
     e = E.embed_instruction("Sort the shiny numbers.", wv, "mean")

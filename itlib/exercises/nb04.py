@@ -33,12 +33,21 @@ def _as_tensor(out, what: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# q1: masked mean pooling
+# q1: weighted mean pooling (e.g. IDF weights), with padding
+
+
+def test_weights():
+    """A weight per word position of `test_batch()` (e.g. how rare the word is), (3, 4); the padded
+    positions carry weights too, as a careless pooling would use them."""
+    import torch
+
+    return torch.tensor([[1.0, 0.5, 2.0, 3.0], [0.7, 3.0, 3.0, 3.0], [0.2, 1.0, 1.5, 0.3]])
+
 
 _Q1_SOLUTION = """
-def my_mean_pool(x, mask):
-    m = mask.unsqueeze(-1).float()              # (B, L, 1): 1 on real words, 0 on padding
-    return (x * m).sum(dim=1) / m.sum(dim=1)    # sum of the real words / how many there are
+def my_weighted_pool(x, mask, weights):
+    w = (weights * mask).unsqueeze(-1)          # (B, L, 1): each real word's weight, 0 on padding
+    return (w * x).sum(dim=1) / w.sum(dim=1)    # sum_i w_i e_i / sum_i w_i over the real words
 """
 
 
@@ -48,51 +57,61 @@ def _check_q1(fn) -> None:
     from itlib.embeddings import mean_pool
 
     x, mask = test_batch()
-    out = _as_tensor(_call(fn, x, mask), "e_I")
-    want = mean_pool(x, mask)
+    weights = test_weights()
+    out = _as_tensor(_call(fn, x, mask, weights), "e_I")
+    w = (weights * mask).unsqueeze(-1)
+    want = (w * x).sum(1) / w.sum(1)
     if out.shape != want.shape:
         raise Wrong(f"got shape {tuple(out.shape)}, expected {tuple(want.shape)}: one D-dimensional e_I per "
                     f"instruction, so pool over the word positions (dim=1) and keep the vector dimension.")
     if torch.allclose(out, want, atol=1e-5):
         return
-    m = mask.unsqueeze(-1).float()
-    if torch.allclose(out, x.mean(1), atol=1e-5):
-        raise Wrong("you averaged over the padded positions too: padding is not part of the instruction. "
-                    "Multiply by the mask (or select the real rows) first.")
-    if torch.allclose(out, (x * m).sum(1) / x.shape[1], atol=1e-5):
-        raise Wrong(f"the padding is masked, but you divided by the padded length {x.shape[1]}; divide by "
-                    f"the number of real words of each instruction (mask.sum(dim=1)).")
-    if torch.allclose(out, (x * m).sum(1), atol=1e-5):
-        raise Wrong("that is the sum of the real word vectors; the mean divides it by how many there are.")
-    raise Wrong("not the mean of the real word vectors; compare with `itlib.embeddings.mean_pool(x, mask)` "
-                "on `ex.test_batch()`.")
+    wu = weights.unsqueeze(-1)
+    if torch.allclose(out, (wu * x).sum(1) / wu.sum(1), atol=1e-5):
+        raise Wrong("the padded positions took part with their weights: padding is not part of the "
+                    "instruction. Multiply the weights by the mask first.")
+    if torch.allclose(out, (w * x).sum(1) / wu.sum(1), atol=1e-5):
+        raise Wrong("the padded vectors are masked, but you divided by the sum of *all* weights, padding "
+                    "included; divide by the sum of the real words' weights.")
+    if torch.allclose(out, (w * x).sum(1) / mask.sum(1, keepdim=True), atol=1e-5):
+        raise Wrong("you divided by the number of real words; a weighted mean divides by the sum of the "
+                    "weights, so that equal weights give the plain mean.")
+    if torch.allclose(out, mean_pool(x, mask), atol=1e-5):
+        raise Wrong("that is the plain mean of the real words: the weights are missing.")
+    if torch.allclose(out, (w * x).sum(1), atol=1e-5):
+        raise Wrong("that is the weighted sum; divide it by the sum of the real words' weights.")
+    raise Wrong("not sum_i w_i e_i / sum_i w_i over the real words; try it on `ex.test_batch()` and "
+                "`ex.test_weights()`, and check that equal weights give `itlib.embeddings.mean_pool`.")
 
 
 q1 = Exercise(
     prompt="""
-**Q1. Mean pooling with padding.** A batch of instructions of different lengths is padded to one length:
-`x` has shape (B, L, D) and `mask` (B, L) is True on real words. Write `my_mean_pool(x, mask)` that
-returns e_I of shape (B, D): the mean of each instruction's *real* word vectors. Test it on
-`x, mask = ex.test_batch()` and check it with `ex.q1.check(my_mean_pool)`.
+**Q1. Weighted mean pooling.** Mean pooling weights "the" as much as "largest". A fixed fix (no training):
+give each word a weight $w_i$ — say, higher for rarer words — and pool
+$e_I = \\sum_i w_i e_i \\,/\\, \\sum_i w_i$ over the *real* words. Write `my_weighted_pool(x, mask, weights)`
+with x (B, L, D), mask (B, L) True on real words and weights (B, L), returning e_I (B, D). Padded positions
+carry weights too; they must play no part. Try it on `x, mask = ex.test_batch()` with
+`weights = ex.test_weights()`, and check it with `ex.q1.check(my_weighted_pool)`.
 """,
     checker=_check_q1,
     hints=[
-        ("Turn the mask into numbers with one trailing axis, `mask.unsqueeze(-1).float()`, so it multiplies "
-        "each word vector: padded vectors become zeros."),
-        "Then divide the sum over dim=1 by the number of real words, `mask.sum(dim=1, keepdim=True)`.",
+        "Zero the weights of the padded positions first: `weights * mask`.",
+        ("With `w = (weights * mask).unsqueeze(-1)`, the numerator is `(w * x).sum(dim=1)` and the denominator "
+         "the sum of the same weights over dim=1."),
     ],
     solution=_Q1_SOLUTION,
-    solution_value=lambda: run_solution(_Q1_SOLUTION, "my_mean_pool"),
+    solution_value=lambda: run_solution(_Q1_SOLUTION, "my_weighted_pool"),
 )
 
 # ---------------------------------------------------------------------------------------------
-# q2: attention pooling by hand
+# q2: attention pooling with a query vector (scaled dot product)
 
 _Q2_SOLUTION = """
+import math
 import torch
 
-def my_attention_pool(x, mask, w, b):
-    scores = x @ w + b                                    # (B, L): w^T e_i + b
+def my_query_pool(x, mask, q):
+    scores = x @ q / math.sqrt(x.shape[-1])               # (B, L): q^T e_i / sqrt(D)
     scores = scores.masked_fill(~mask, float("-inf"))     # padding: exp(-inf) = 0 weight
     alpha = torch.softmax(scores, dim=-1)                 # over the words of each instruction
     e = (alpha.unsqueeze(-1) * x).sum(dim=1)              # sum_i alpha_i e_i
@@ -100,50 +119,51 @@ def my_attention_pool(x, mask, w, b):
 """
 
 
-def _q2_params():
+def _q2_query():
     import torch
 
-    return torch.tensor([0.8, -0.5, 0.3, 1.2, -0.7]), 0.25
+    return torch.tensor([1.6, -1.0, 0.6, 2.4, -1.4])
 
 
 def _check_q2(fn) -> None:
+    import math
+
     import torch
 
     from itlib.embeddings import AttentionPool
 
     x, mask = test_batch()
-    w, b = _q2_params()
-    out = _call(fn, x, mask, w, b)
+    q = _q2_query()
+    out = _call(fn, x, mask, q)
     if not (isinstance(out, tuple) and len(out) == 2):
         raise Wrong("return two things, `(e_I, alpha)`: the pooled vectors (B, D) and the weights (B, L).")
     e, alpha = _as_tensor(out[0], "e_I"), _as_tensor(out[1], "alpha")
-    pool = AttentionPool(5)
+    pool = AttentionPool(5, query=True)
     with torch.no_grad():
-        pool.score.weight.copy_(w[None])
-        pool.score.bias.fill_(b)
+        pool.q.copy_(q)
         want_e, want_alpha = pool(x, mask)
     if alpha.shape != want_alpha.shape:
         raise Wrong(f"alpha has shape {tuple(alpha.shape)}, expected {tuple(want_alpha.shape)}: one weight per "
                     f"word position of each instruction.")
+    raw = x @ q / math.sqrt(5)
     if not torch.allclose(alpha.sum(-1), torch.ones(len(alpha)), atol=1e-4):
-        if torch.allclose(alpha, x @ w + b, atol=1e-4):
-            raise Wrong("alpha are the raw scores w^T e_i + b; the weights are their softmax over the words.")
+        if torch.allclose(alpha, raw, atol=1e-4) or torch.allclose(alpha, x @ q, atol=1e-4):
+            raise Wrong("alpha are the raw scores; the weights are their softmax over the words.")
         raise Wrong("the weights of each instruction must sum to 1 over its words: softmax over the last "
                     "dimension (the word positions), after masking.")
     padded = float(alpha[~mask].abs().sum())
     if padded > 1e-6:
-        plain = torch.softmax(x @ w + b, dim=-1)
-        zero_filled = torch.softmax((x @ w + b).masked_fill(~mask, 0.0), dim=-1)
-        if torch.allclose(alpha, zero_filled, atol=1e-5):
+        if torch.allclose(alpha, torch.softmax(raw.masked_fill(~mask, 0.0), dim=-1), atol=1e-5):
             raise Wrong("filling the padded scores with 0 still gives them weight e^0 / Z > 0; fill them "
                         "with -inf so that exp(-inf) = 0.")
-        if torch.allclose(alpha, plain, atol=1e-5):
-            raise Wrong(f"padded positions got weight (in total {padded:.2f}): set their scores to -inf "
-                        f"before the softmax.")
-        raise Wrong(f"padded positions got weight {padded:.2f} in total; they must get exactly 0.")
+        raise Wrong(f"padded positions got weight {padded:.2f} in total: set their scores to -inf before "
+                    f"the softmax.")
+    if torch.allclose(alpha, torch.softmax((x @ q).masked_fill(~mask, float("-inf")), dim=-1), atol=1e-5):
+        raise Wrong("almost: the score is scaled, q^T e_i / sqrt(D) with D = 5, so that its size does not "
+                    "grow with the dimension.")
     if not torch.allclose(alpha, want_alpha, atol=1e-5):
-        raise Wrong("the weights sum to 1 and skip the padding, but they are not softmax(w^T e_i + b) of "
-                    "the real words; check the scores `x @ w + b`.")
+        raise Wrong("the weights sum to 1 and skip the padding, but they are not softmax(q^T e_i / sqrt(D)) "
+                    "of the real words; check the scores.")
     if e.shape != want_e.shape or not torch.allclose(e, want_e, atol=1e-5):
         if e.shape == want_e.shape and torch.allclose(e, x.mean(1), atol=1e-5):
             raise Wrong("alpha is right, but e_I is a plain mean; it is the weighted sum sum_i alpha_i e_i.")
@@ -153,84 +173,86 @@ def _check_q2(fn) -> None:
 
 q2 = Exercise(
     prompt="""
-**Q2. Attention pooling by hand.** Write `my_attention_pool(x, mask, w, b)` that returns `(e_I, alpha)`
-with $\\alpha_i = \\mathrm{softmax}_i(w^\\top e_i + b)$ over the real words of each instruction (padded
-positions get weight 0) and $e_I = \\sum_i \\alpha_i e_i$. Shapes: x (B, L, D), mask (B, L), w (D,), b a
-number. Check it with `ex.q2.check(my_attention_pool)`.
+**Q2. Attention pooling with a query.** Section 2 scores each word with $w^\\top e_i + b$. Transformers
+score with a *query* vector instead, scaled by the width: $\\alpha_i = \\mathrm{softmax}_i(q^\\top e_i/\\sqrt{D})$
+over the real words, $e_I = \\sum_i \\alpha_i e_i$. Write `my_query_pool(x, mask, q)` returning `(e_I, alpha)`
+(x (B, L, D), mask (B, L), q (D,)); padded positions get weight 0. Check it with
+`ex.q2.check(my_query_pool)`; the library's version is `itlib.embeddings.AttentionPool(D, query=True)`.
 """,
     checker=_check_q2,
     hints=[
-        ("The scores are `x @ w + b`, shape (B, L). Before the softmax, give every padded position a score "
-        "that makes its weight exactly zero."),
+        ("The scores are `x @ q / math.sqrt(D)`, shape (B, L). Before the softmax, give every padded position "
+         "a score that makes its weight exactly zero."),
         ("`scores.masked_fill(~mask, float('-inf'))`, then `torch.softmax(scores, dim=-1)`; e_I is "
-        "`(alpha.unsqueeze(-1) * x).sum(dim=1)`."),
+         "`(alpha.unsqueeze(-1) * x).sum(dim=1)`."),
     ],
     solution=_Q2_SOLUTION,
-    solution_value=lambda: run_solution(_Q2_SOLUTION, "my_attention_pool"),
+    solution_value=lambda: run_solution(_Q2_SOLUTION, "my_query_pool"),
 )
 
 # ---------------------------------------------------------------------------------------------
-# q3: what pooling cannot see
+# q3: what mean and max pooling can and cannot see
+
+PAIRS = {
+    "A": ("Sort the numbers from largest to smallest.", "Sort the numbers from smallest to largest."),
+    "B": ("What is the LAST item?", "what is the last item"),
+    "C": ("Give the first item, the first one!", "Give the first item, one!"),
+    "D": ("Give the first item.", "Give the last item."),
+}
+CHOICES = ("both", "mean only", "max only", "neither")
+_Q3_RIGHT = {"A": "both", "B": "both", "C": "max only", "D": "neither"}
 
 _Q3_SOLUTION = """
+from collections import Counter
 from itlib.embeddings import split_words
-from itlib.tasks import SUITE
+from itlib.exercises.nb04 import PAIRS
 
-seen = {}
-for task in SUITE:
-    for t in task.all_templates():
-        bag = tuple(sorted(split_words(t)))      # the words, with their counts, in no order
-        if bag in seen and seen[bag][0] != task.name:
-            answer = (seen[bag][1], t)
-        seen.setdefault(bag, (task.name, t))
+answer = {}
+for key, (a, b) in PAIRS.items():
+    same_counts = Counter(split_words(a)) == Counter(split_words(b))   # mean: which words, how often
+    same_set = set(split_words(a)) == set(split_words(b))               # max: which words only
+    answer[key] = "both" if same_counts else ("max only" if same_set else "neither")
 """
 
-
-def _task_of(template: str) -> str | None:
-    from itlib.tasks import SUITE
-
-    for task in SUITE:
-        if template in task.all_templates():
-            return task.name
-    return None
+_Q3_WHY = {
+    "A": "A uses the same words the same number of times, only in another order: pooling without positions "
+         "sees a bag of words, so mean and max both give the same e_I.",
+    "B": "B differs only in capitals and punctuation, which `split_words` drops (lower-cased words, no "
+         "punctuation): the same words, so both poolings agree.",
+    "C": "C has the same *set* of words, but 'the' and 'first' occur twice in the first one: the mean counts "
+         "repeats (they pull e_I towards those words), the per-dimension max does not.",
+    "D": "D differs in a word ('first' vs 'last'), so neither pooling gives the same vector in general.",
+}
 
 
 def _check_q3(answer) -> None:
-    from collections import Counter
-
-    from itlib.embeddings import split_words
-
-    if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and all(isinstance(a, str) for a in answer)):
-        raise Wrong("give a pair of two template strings, e.g. `(template_a, template_b)`.")
-    a, b = answer
-    ta, tb = _task_of(a), _task_of(b)
-    for t, name in ((a, ta), (b, tb)):
-        if name is None:
-            raise Wrong(f"{t!r} is not one of the suite's templates; copy them from `task.all_templates()`.")
-    if a == b:
-        raise Wrong("that is the same template twice; find two different ones.")
-    if ta == tb:
-        raise Wrong(f"both are templates of {ta}: pooling them to nearby vectors is what we want. Find two "
-                    f"templates of *different* tasks.")
-    ca, cb = Counter(split_words(a)), Counter(split_words(b))
-    if ca != cb:
-        diff = sorted(((ca - cb) + (cb - ca)).elements())
-        raise Wrong(f"these differ in the words {diff}, so mean, max and attention pooling give different "
-                    f"vectors; look for two templates that use exactly the same words in another order.")
+    if not isinstance(answer, dict) or set(answer) != set(PAIRS):
+        raise Wrong(f"give a dict with one entry per pair, keys {sorted(PAIRS)}, e.g. "
+                    f"{{'A': 'both', 'B': ..., ...}}.")
+    bad = [k for k, v in answer.items() if v not in CHOICES]
+    if bad:
+        raise Wrong(f"each value is one of {CHOICES}; {bad[0]!r} has {answer[bad[0]]!r}.")
+    wrong = [k for k in sorted(PAIRS) if answer[k] != _Q3_RIGHT[k]]
+    if wrong:
+        raise Wrong(" ".join(_Q3_WHY[k] for k in wrong))
 
 
 q3 = Exercise(
-    prompt="""
-**Q3. What pooling cannot see.** Mean, max and attention pooling (as here, without positions) ignore word
-order. Find two templates of *different* tasks in `itlib.tasks.SUITE` that every one of them maps to the same
-e_I, whatever the word vectors. Answer with the pair of strings, `(template_a, template_b)`.
+    prompt=f"""
+**Q3. What mean and max pooling can and cannot see.** For each pair of instructions, do *static* word
+vectors (word2vec, input embeddings, one-hot — any of them) give the two the same e_I under mean pooling,
+under max pooling, both, or neither? Words are split as `itlib.embeddings.split_words` does.
+
+{chr(10).join(f"- {k}: {a!r} / {b!r}" for k, (a, b) in PAIRS.items())}
+
+Answer with a dict `{{"A": ..., "B": ..., "C": ..., "D": ...}}`, each value one of {CHOICES}, and
+check it with `ex.q3.check(my_answer)`. (`ex.PAIRS` holds the pairs.)
 """,
     checker=_check_q3,
     hints=[
-        ("Pooling sees each instruction as a bag of words: the words and how often they occur. Two templates with "
-        "the same bag get the same e_I."),
-        ("`tuple(sorted(itlib.embeddings.split_words(t)))` is a template's bag; look among sibling tasks such "
-        "as sort_ascending and sort_descending."),
+        ("Pooling without positions sees only the words. The mean also sees how often each word occurs; the "
+         "per-dimension max only sees which words occur."),
+        "Compare `Counter(split_words(a))` (for the mean) and `set(split_words(a))` (for the max) of each pair.",
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),

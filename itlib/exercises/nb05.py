@@ -60,8 +60,8 @@ from itlib.exercises.nb05 import E_I, H, MASK, W
 h, W_, e, mask = np.array(H), np.array(W), np.array(E_I), np.array(MASK, dtype=bool)
 scores = h @ W_ @ e                           # s_i = h_i^T W e_I, one per position
 scores = np.where(mask, scores, -np.inf)      # padding: -inf before the softmax -> weight exactly 0
-alpha = np.exp(scores - scores.max())
-alpha = alpha / alpha.sum()
+my_alpha = np.exp(scores - scores.max())
+my_alpha = my_alpha / my_alpha.sum()
 """
 
 _Q1_MISTAKES = {
@@ -102,16 +102,16 @@ one is padding: `ex.MASK = {MASK}`), the matrix `ex.W` and the instruction embed
 h = {H},  W = {W},  e_I = {E_I}.
 
 Compute the weights α_i = softmax_i(h_iᵀ W e_I) over the real tokens, as 5 numbers (the padding
-position's weight included). Check with `ex.q1.check(alpha)`.
+position's weight included). Check with `ex.q1.check(my_alpha)`.
 """,
     checker=_check_q1,
     hints=[
         "First the raw scores: `s = np.array(H) @ np.array(W) @ np.array(E_I)` gives one score per position.",
         ("Padding must get exactly zero weight: set its score to `-np.inf` before the softmax "
-         "(exp(-inf) = 0), then alpha = exp(s) / sum(exp(s))."),
+         "(exp(-inf) = 0), then my_alpha = exp(s) / sum(exp(s))."),
     ],
     solution=_Q1_SOLUTION,
-    solution_value=lambda: run_solution(_Q1_SOLUTION, "alpha"),
+    solution_value=lambda: run_solution(_Q1_SOLUTION, "my_alpha"),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -134,8 +134,8 @@ _Q2_SOLUTION = """
 import numpy as np
 from itlib.exercises.nb05 import H, q1
 
-alpha = q1.solution_value()          # or your own alpha from Q1
-c = alpha @ np.array(H)              # c = sum_i alpha_i h_i  (the padding row has weight 0)
+my_alpha = q1.solution_value()       # or your own my_alpha from Q1
+my_c = my_alpha @ np.array(H)        # c = sum_i alpha_i h_i  (the padding row has weight 0)
 """
 
 _Q2_MISTAKES = {
@@ -161,15 +161,15 @@ def _check_q2(answer) -> None:
 q2 = Exercise(
     prompt="""
 **Q2. The context vector.** With the weights α of Q1, compute c = Σ_i α_i h_i (2 numbers).
-Check with `ex.q2.check(c)`.
+Check with `ex.q2.check(my_c)`.
 """,
     checker=_check_q2,
     hints=[
-        "c is a weighted average of the rows of H: `alpha @ np.array(H)`.",
+        "c is a weighted average of the rows of H: `my_alpha @ np.array(H)`.",
         "Use the weights from Q1 (padding has weight 0), not the raw scores.",
     ],
     solution=_Q2_SOLUTION,
-    solution_value=lambda: run_solution(_Q2_SOLUTION, "c"),
+    solution_value=lambda: run_solution(_Q2_SOLUTION, "my_c"),
 )
 
 # ---------------------------------------------------------------------------------------------

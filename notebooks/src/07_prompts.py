@@ -31,8 +31,9 @@ import pandas as pd
 import torch
 
 import itlib
-from itlib.evaluate import evaluate, exact_match, generate
+from itlib.evaluate import evaluate, exact_match, exact_matches, generate
 from itlib.formats import encode
+from itlib.metrics import paired_two_se, two_se
 from itlib.pipeline import suite_data, tune
 from itlib.prompts import (
     SoftPrompt,
@@ -56,7 +57,7 @@ t_start = time.time()
 
 # %% [markdown]
 # ## 0 · One tuned model for the whole notebook
-# We instruction-tune the shipped base model once (under a minute on a 2-core CPU) and reuse it everywhere.
+# We instruction-tune the shipped base model once (the time it took is printed) and reuse it everywhere.
 # One task, `digit_parity`, is left out of tuning on purpose: section 2 asks whether a soft prompt can teach it to
 # the frozen model.
 
@@ -124,9 +125,9 @@ per_task.sort_values("gap", ascending=False).round(2)
 # %% [markdown]
 # **Check.** The wording alone moves the score: the gap between a task's best and worst phrasing is large on
 # average, and both the held-out phrasings and the terse keyword prompts score well below the phrasings seen in
-# tuning. Which of those two is lower is *not* asserted: the terse names scored 0.62 on one run and 0.74 on
-# another (on a different CPU, whose arithmetic differs in the last digits, so training took a slightly different
-# path), against 0.72–0.74 for the held-out phrasings — sixteen one-line prompts are too few to rank.
+# tuning. Which of those two is lower is *not* asserted: their order changed between runs on different CPUs (whose
+# arithmetic differs in the last digits, so training takes a slightly different path) — sixteen one-line prompts
+# are too few to rank.
 
 # %%
 assert per_task.gap.mean() >= 0.3, per_task.gap.mean()
@@ -142,8 +143,8 @@ print("✓ phrasing matters: mean gap", round(per_task.gap.mean(), 2),
 # token ids without the instruction and the position (`slot`) where it was. The key lines, by hand:
 
 # %%
-ex = next(e for e in test if e.task == SEEN)
-r = render_slot(ex, tokenizer)                       # "<s>Instruction:" [slot] "\nInput: ...\nAnswer:\n" + answer
+example = next(e for e in test if e.task == SEEN)
+r = render_slot(example, tokenizer)                       # "<s>Instruction:" [slot] "\nInput: ...\nAnswer:\n" + answer
 print(repr(tokenizer.decode(r.input_ids[:r.slot])), "| slot |", repr(tokenizer.decode(r.input_ids[r.slot:])))
 
 E = tuned.get_input_embeddings()                      # the token embedding table, vocab x d
@@ -165,7 +166,7 @@ soft = SoftPrompt(copy.deepcopy(tuned), n_tokens=m)
 with torch.no_grad():
     soft.prompt.copy_(P)
     logits_lib = soft(ids, slot=r.slot).logits
-    full = torch.tensor([render_slot(ex, tokenizer, where="start").input_ids])   # the instruction kept, P in front
+    full = torch.tensor([render_slot(example, tokenizer, where="start").input_ids])   # the instruction kept, P in front
     peft_model = soft_prompt_with_peft(copy.deepcopy(tuned), P)
     logits_peft = peft_model(input_ids=full, attention_mask=torch.ones_like(full)).logits
     logits_front = soft(full, slot=0).logits
@@ -196,56 +197,75 @@ print(f"✓ hand = SoftPrompt = peft; the instruction's own embeddings reproduce
 
 # %% [markdown]
 # ### 2.2 Learn a soft prompt that replaces the instruction
-# For the tuned task `contains_animal` we compare three ways to ask: no instruction at all ($m = 0$: the model sees
-# only "Instruction:" and the input), each hand-written phrasing (from section 1), and a soft prompt of $m = 4$
-# vectors, started from the embeddings of the label words "yes no" (2.3 shows why the start matters), trained on
-# 200 training examples, the model frozen. Training is `itlib.train.fit` with the soft prompt's
-# `loss_fn` and `collate_fn` (`train_soft_prompt`): the loss counts the answer tokens only.
+# A comparison of prompts teaches something only where the phrasings differ. `contains_animal` scores the same under
+# every hand-written phrasing (section 1's grid), so here we take `count_items`, where the eight English phrasings
+# of section 1 spread apart, and compare: no instruction at all ($m = 0$: the model sees only "Instruction:" and the
+# input), each hand-written phrasing, and a soft prompt **started from the worst hand-written phrasing** — its own
+# token embeddings, so at step 0 it gives exactly that phrasing's answers (2.1) — then trained on 200 training
+# examples of the task, the model frozen. Training is `itlib.train.fit` with the soft prompt's `loss_fn` and
+# `collate_fn` (`train_soft_prompt`): the loss counts the answer tokens only.
 
 # %%
-seen_train = [e for e in splits["train"] if e.task == SEEN][:200]
-refs = [e.output for e in seen_test]
-no_instruction = exact_match(generate_soft(SoftPrompt(tuned, n_tokens=0), tokenizer, seen_test), refs)
-written = grid[(grid.task == SEEN) & grid.template.between(0, 7)].set_index("instruction").exact_match
+SPREAD = "count_items"
+spread_test = [e for e in test if e.task == SPREAD]
+spread_refs = [e.output for e in spread_test]
+spread_train = [e for e in splits["train"] if e.task == SPREAD][:200]
+no_instruction = exact_match(generate_soft(SoftPrompt(tuned, n_tokens=0), tokenizer, spread_test), spread_refs)
+written_rows = grid[(grid.task == SPREAD) & grid.template.between(0, 7)]
+written = written_rows.set_index("instruction").exact_match
+worst = written.idxmin()                                                 # the worst hand-written phrasing
 
-label_ids = encode(tokenizer, " " + " ".join(TASKS[SEEN].labels))        # " yes no"
-learned = SoftPrompt(tuned, n_tokens=4, init="text", token_ids=label_ids, seed=0)
+learned = SoftPrompt(tuned, n_tokens=len(instruction_tokens(tokenizer, worst)), init="text",
+                     token_ids=instruction_tokens(tokenizer, worst))
+step0 = exact_matches(generate_soft(learned, tokenizer, spread_test), spread_refs)   # before any training
 before = {k: v.clone() for k, v in tuned.state_dict().items()}
-soft_fit = train_soft_prompt(learned, tokenizer, seen_train, epochs=2, lr=0.03, seed=0)
-soft_em = exact_match(generate_soft(learned, tokenizer, seen_test), refs)
-print(f"no instruction: {no_instruction:.2f} | hand-written: worst {written.min():.2f}, mean {written.mean():.2f}, "
-      f"best {written.max():.2f} | learned soft prompt (m=4, {soft_fit.steps} steps, {soft_fit.seconds:.1f} s): "
-      f"{soft_em:.2f}")
+soft_fit = train_soft_prompt(learned, tokenizer, spread_train, epochs=2, lr=0.03, seed=0)
+trained = exact_matches(generate_soft(learned, tokenizer, spread_test), spread_refs)
+step0_em, soft_em = np.mean(step0), np.mean(trained)
+gain_noise = paired_two_se(trained, step0)
+print(f"{SPREAD}, {len(spread_test)} new inputs. No instruction: {no_instruction:.2f} | hand-written: worst "
+      f"{written.min():.2f} ({worst!r}), mean {written.mean():.2f}, best {written.max():.2f}")
+print(f"soft prompt from the worst phrasing ({learned.n_tokens} vectors): step 0 {step0_em:.2f} -> after "
+      f"{soft_fit.steps} steps ({soft_fit.seconds:.1f} s) {soft_em:.2f}; gain {soft_em - step0_em:+.2f} ± "
+      f"{gain_noise:.2f} (two standard errors, paired)")
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3))
 ax[0].plot(soft_fit.losses, marker="o")
-ax[0].set(xlabel="step", ylabel="answer loss", title="training only P (4 x 128 numbers)")
-labels = ["none"] + [f"written {i}" for i in range(len(written))] + ["soft m=4"]
-ax[1].bar(labels, [no_instruction, *written.values, soft_em],
-          color=["grey"] + ["tab:blue"] * len(written) + ["tab:orange"])
-ax[1].set(ylabel="exact match", title=f"{SEEN}: how the task is asked")
+ax[0].set(xlabel="step", ylabel="answer loss", title=f"training only P ({learned.n_tokens} x 128 numbers)")
+labels = ["none"] + [f"written {k}" for k in written_rows.template] + ["soft, step 0", "soft, trained"]
+ax[1].bar(labels, [no_instruction, *written.values, step0_em, soft_em],
+          color=["grey"] + ["tab:blue"] * len(written) + ["navajowhite", "tab:orange"])
+ax[1].set(ylabel="exact match", ylim=(0, 1.05), title=f"{SPREAD}: how the task is asked")
 ax[1].tick_params(axis="x", rotation=60)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Check.** Without an instruction the model does not know what to do; 4 learned vectors — trained in seconds,
-# the model untouched — do as well as the hand-written instructions (within a few points of their average).
+# **Check.** The phrasings of this task differ by more than two standard errors (otherwise the comparison shows
+# nothing); the soft prompt starts exactly at the worst phrasing's score, and training only its vectors — the model
+# untouched — lifts it beyond two standard errors; without an instruction the model does worse than the trained
+# soft prompt.
 
 # %%
+n_spread = len(spread_test)
 assert all(torch.equal(before[k], v) for k, v in tuned.state_dict().items())   # the model is bit-identical
-assert soft_em >= no_instruction + 0.5, (soft_em, no_instruction)
-assert soft_em >= written.mean() - 0.1, (soft_em, written.mean())
-print(f"✓ soft prompt {soft_em:.2f} vs no instruction {no_instruction:.2f} and hand-written mean {written.mean():.2f}")
+assert written.max() - written.min() > two_se(written.max(), written.min(), n_spread), written
+assert step0_em == written.min()                                               # step 0 = the worst phrasing
+assert soft_em - step0_em > gain_noise, (step0_em, soft_em, gain_noise)
+assert soft_em - no_instruction > two_se(soft_em, no_instruction, n_spread), (soft_em, no_instruction)
+print(f"✓ phrasings spread {written.min():.2f}-{written.max():.2f}; soft prompt {step0_em:.2f} at step 0 -> "
+      f"{soft_em:.2f} trained (hand-written mean {written.mean():.2f}, no instruction {no_instruction:.2f})")
 
 # %% [markdown]
 # ### 2.3 Prompt length and initialisation
-# A small grid: $m \in \{1, 4, 16\}$ vectors, started from random vectors (at the scale of real embeddings), from
-# random vocabulary tokens, from the label words ("yes no") or from the instruction's words — each trained the same
-# way, 8 steps.
+# Back to `contains_animal`, a task with label words ("yes", "no"). A small grid: $m \in \{1, 4, 16\}$ vectors,
+# started from random vectors (at the scale of real embeddings), from random vocabulary tokens, from the label words
+# ("yes no") or from the instruction's words — each scored before training (step 0) and after the same 8 steps.
 
 # %%
+seen_train = [e for e in splits["train"] if e.task == SEEN][:200]
+refs = [e.output for e in seen_test]
 inits = {"random": {"init": "random"}, "vocabulary": {"init": "vocab"},
          "label words": {"init": "text", "token_ids": encode(tokenizer, " " + " ".join(TASKS[SEEN].labels))},
          "instruction words": {"init": "text", "token_ids": instruction_tokens(tokenizer, instruction)}}
@@ -253,11 +273,16 @@ rows = []
 for n_tokens in (1, 4, 16):
     for name, kwargs in inits.items():
         sp = SoftPrompt(tuned, n_tokens=n_tokens, seed=0, **kwargs)
+        at_start = exact_match(generate_soft(sp, tokenizer, seen_test), refs)
         res = train_soft_prompt(sp, tokenizer, seen_train, epochs=2, lr=0.03, seed=0, progress=False)
-        rows.append({"m": n_tokens, "init": name, "exact_match": exact_match(generate_soft(sp, tokenizer, seen_test), refs),
+        rows.append({"m": n_tokens, "init": name, "step 0": at_start,
+                     "exact_match": exact_match(generate_soft(sp, tokenizer, seen_test), refs),
                      "final loss": res.losses[-1]})
 sweep = pd.DataFrame(rows)
-sweep.pivot(index="init", columns="m", values="exact_match").round(2)
+label_row = sweep[(sweep.init == "label words") & (sweep.m == 4)].iloc[0]
+print(f"label words, m = 4: exact match {label_row['step 0']:.2f} at step 0 -> {label_row.exact_match:.2f} after "
+      f"training (n = {len(seen_test)})")
+sweep.pivot(index="init", columns="m", values=["step 0", "exact_match"]).round(2)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -273,10 +298,10 @@ print("mean over inits, by m:", by_m.round(2).to_dict())
 print("mean over m, by init:", by_init.round(2).to_dict())
 
 # %% [markdown]
-# **Check.** A single vector works only from a good start; with 16 vectors training succeeds from almost any start;
-# and starting from real words (the labels or the instruction) beats starting from random vectors. (With 8 steps
-# the middle of the grid depends on the seed — change `seed=` above and look; the two claims checked here do not.
-# Word starts led random ones by 0.27 to 0.70 on runs on different CPUs; the check asks for 0.1.)
+# **Check.** Averaged over the starts, 16 vectors do better than 1; and starting from real words (the labels or the
+# instruction) beats starting from random vectors. Compare the step-0 columns with the trained ones to see where
+# each start begins and how far 8 steps take it. (With 8 steps the middle of the grid depends on
+# the seed — change `seed=` above and look; the two claims checked here held on runs on different CPUs.)
 
 # %%
 assert by_m[16] >= by_m[1] + 0.2, by_m
@@ -302,9 +327,10 @@ print(f"{HELD_OUT}: hand-written instructions best {written_new.max():.2f}; soft
 print("a few answers:", generate_soft(sp, tokenizer, new_test[:4]), "references:", [e.output for e in new_test[:4]])
 
 # %% [markdown]
-# At this scale, no: the loss falls but stays high, and the answers are not parity tags. A soft prompt can *select*
-# a skill the model was tuned to follow (2.2); it could not *teach* this 0.9 M-parameter model a new task. Lester et
-# al. (2021) found the same trend: prompt tuning only catches up with tuning the weights at billions of parameters.
+# What to look for: does the answer loss fall to the level of a tuned task, and are the answers parity tags? The
+# check below asserts the outcome of this run. A soft prompt can *select* a skill the model was tuned to follow
+# (2.2, 2.3); teaching a new task to a frozen model is another matter. Lester et al. (2021) found that prompt tuning
+# only catches up with tuning the weights at billions of parameters; ours has about one million.
 
 # %%
 assert new_em <= 0.3 and written_new.max() <= 0.1, (new_em, written_new.max())
@@ -347,7 +373,7 @@ plt.show()
 # %% [markdown]
 # **Check.** Both ensembles beat the average single phrasing by a clear margin. Against the best phrasing the
 # comparison is honest only if that phrasing is chosen without the test answers: the per-task best here is an
-# oracle, and the ensemble gets close to it without knowing which phrasing is best.
+# oracle. The printed line says where the ensemble lands against both, without knowing which phrasing is best.
 
 # %%
 assert vote_em >= np.mean(single) + 0.05, (vote_em, np.mean(single))
@@ -395,10 +421,11 @@ ex.q3.check(answer)
 #   Always report *which* prompt, or several.
 # - A soft prompt — $m$ vectors in the instruction's place, trained with the model frozen — is the hand-written
 #   prompt's continuous cousin (the instruction's own embeddings reproduce it exactly); by hand = `SoftPrompt` =
-#   `peft`. A few vectors, trained in seconds, match the hand-written instructions for a tuned task; at this scale
-#   they cannot teach a new one.
-# - Ensembling phrasings (majority vote, averaged probability) beats the average phrasing and nearly matches the
-#   best one chosen with hindsight.
+#   `peft`. Started from the worst hand-written phrasing of a task and trained in seconds, it climbs beyond two
+#   standard errors (asserted in 2.2); starting from words beats starting from random vectors (2.3); at this
+#   scale a soft prompt did not teach a new task (2.4).
+# - Ensembling phrasings (majority vote, averaged probability) beats the average phrasing; where it lands against
+#   the best phrasing chosen with hindsight is printed in section 3.
 #
 # **Next:** `08_evaluation.ipynb` — exact match and P/R/F1, the three levels of "unseen" (new inputs, new phrasings,
 # new tasks), and how sure we can be of a difference.
