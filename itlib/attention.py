@@ -141,13 +141,6 @@ KINDS = {"digit": DIGITS, "colour": COLOURS, "animal": ANIMALS}
 ITEMS = (*DIGITS, *COLOURS, *ANIMALS)
 
 
-def kind_of(item: str) -> str:
-    for kind, members in KINDS.items():
-        if item in members:
-            return kind
-    raise ValueError(f"{item!r} is not a digit, colour or animal")
-
-
 def _first(kind):
     return lambda items: next(x for x in items if x in KINDS[kind])
 

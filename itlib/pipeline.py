@@ -55,7 +55,8 @@ def starting_model(base: str | Path = DEFAULT_BASE, seed: int = 0, arch: str = "
 def default_tokenizer():
     """The shipped base model's tokenizer when present, else one trained on the suite in seconds."""
     import itlib
-    from itlib.tokenizer import load_tokenizer, suite_tokenizer
+    from itlib.pretrain import suite_tokenizer
+    from itlib.tokenizer import load_tokenizer
 
     if (itlib.BASE_DIR / "tokenizer.json").exists():
         return load_tokenizer(itlib.BASE_DIR)

@@ -61,11 +61,10 @@ def corpus_loss(model, tokenizer, docs: list[str], seq_len: int = 128, batch_siz
 def pretrain(out: str | Path, config: PretrainConfig = PretrainConfig(), device: str = "cpu",
              overwrite: bool = False, progress: bool = True, checkpoint_dir: str | Path | None = None):
     """Train the tokenizer and the base model from scratch on the corpus and save an HF folder."""
-    from itlib.models import build_model, save_model
-    from itlib.tokenizer import suite_texts, train_tokenizer
-    from itlib.train import fit
-
     from itlib.files import prepare_output
+    from itlib.models import build_model, save_model
+    from itlib.tokenizer import train_tokenizer
+    from itlib.train import fit
 
     out = prepare_output(out, overwrite=overwrite)  # before training: a folder of the user's is never replaced
     tokenizer = train_tokenizer(suite_texts(config.seed), vocab_size=config.vocab_size)
@@ -85,3 +84,23 @@ def pretrain(out: str | Path, config: PretrainConfig = PretrainConfig(), device:
     }
     save_model(model.cpu(), tokenizer, out, metrics=metrics, overwrite=overwrite)
     return out
+
+
+def suite_texts(seed: int = 0) -> list[str]:
+    """The text the course tokenizer is trained on: the pretraining corpus plus task examples in
+    every format (training templates only, so held-out phrasings stay unseen)."""
+    from itlib.corpus import make_corpus
+    from itlib.formats import FORMATS, prompt_text
+    from itlib.tasks import make_examples
+
+    texts = make_corpus(n_docs=5000, seed=seed)
+    for n, ex in enumerate(make_examples(n_per_task=60, seed=seed)):
+        texts += [prompt_text(ex, FORMATS[n % len(FORMATS)]), ex.output]
+    return texts
+
+
+def suite_tokenizer(vocab_size: int = 1024, seed: int = 0):
+    """The course tokenizer, trained in a few seconds on `suite_texts()`."""
+    from itlib.tokenizer import train_tokenizer
+
+    return train_tokenizer(suite_texts(seed), vocab_size=vocab_size)

@@ -66,30 +66,6 @@ def wrap(bpe: Tokenizer) -> PreTrainedTokenizerFast:
     return tok
 
 
-def suite_texts(seed: int = 0) -> list[str]:
-    """The text the course tokenizer is trained on: the pretraining corpus plus task examples in
-    every format (training templates only, so held-out phrasings stay unseen)."""
-    from itlib.corpus import make_corpus
-    from itlib.formats import FORMATS, prompt_text
-    from itlib.tasks import make_examples
-
-    texts = make_corpus(n_docs=5000, seed=seed)
-    for n, ex in enumerate(make_examples(n_per_task=60, seed=seed)):
-        texts += [prompt_text(ex, FORMATS[n % len(FORMATS)]), ex.output]
-    return texts
-
-
-def suite_tokenizer(vocab_size: int = 1024, seed: int = 0) -> PreTrainedTokenizerFast:
-    """The course tokenizer, trained in a few seconds on `suite_texts()`."""
-    return train_tokenizer(suite_texts(seed), vocab_size=vocab_size)
-
-
-def save_tokenizer(tok: PreTrainedTokenizerFast, folder: str | Path) -> Path:
-    folder = Path(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
