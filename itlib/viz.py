@@ -41,11 +41,17 @@ import numpy as np
 
 __all__ = [
     "AttentionExplorer", "AttentionUnavailable", "attention_matrices", "colour_for", "diverging_colour",
-    "entropy", "label_token", "reduce_heads", "rollout", "row_stats", "token_strings", "tokens_html", "top_k",
+    "entropy", "heading_html", "label_token", "png_size", "reduce_heads", "rollout", "row_stats", "token_strings",
+    "tokens_html", "top_k",
 ]
 
 MODEL_VIEWS = ("heatmap", "text", "grid", "rollout")
 ALPHA_VIEWS = ("alpha", "compare", "difference")
+PICTURE_MAX_WIDTH = 760  # px: the widest the explorer draws its picture
+# descriptions get the room their labels need: the stacked text boxes one common width (so they line
+# up, "instruction B" included), every other control exactly its label's width
+BOX_STYLE = {"description_width": "120px"}
+LABEL_STYLE = {"description_width": "initial"}
 LOW = np.array([255.0, 255.0, 255.0])  # weight 0: white
 HIGH = np.array([8.0, 69.0, 148.0])  # weight vmax: dark blue
 NEGATIVE = np.array([178.0, 24.0, 43.0])  # diverging scale, negative end: red
@@ -207,11 +213,13 @@ def label_token(token: str) -> str:
 
 def tokens_html(tokens: Sequence[str], weights: Sequence[float], vmax: float | None = 1.0,
                 query: int | None = None, hidden: Sequence[int] = (), diverging: bool = False,
-                what: str = "weight") -> str:
+                what: str = "weight", sep: str = "") -> str:
     """The text, each token shaded by its weight; the exact weight is in the hover `title`.
 
     `vmax=None` scales colours to the largest shown weight (per row) instead of a fixed 0..1.
-    Tokens in `hidden` are not shaded (their weight stays in the title). Tokens are HTML-escaped."""
+    Tokens in `hidden` are not shaded (their weight stays in the title). Tokens are HTML-escaped.
+    `sep` goes between tokens: "" for a tokenizer's pieces (they carry their own spaces), " " for
+    words (the α explorer's items), so that they do not run together even where styles are stripped."""
     w = np.asarray(weights, dtype=np.float64)
     if len(w) != len(tokens):
         raise ValueError(f"{len(tokens)} tokens but {len(w)} weights")
@@ -228,7 +236,12 @@ def tokens_html(tokens: Sequence[str], weights: Sequence[float], vmax: float | N
         text = html.escape(tok).replace("\n", "↵<br>")
         spans.append(f'<span title="{title}" style="background:{bg};color:{fg};{border}'
                      f'padding:1px 0;white-space:pre">{text}</span>')
-    return ('<div style="font-family:monospace;line-height:1.9;font-size:13px">' + "".join(spans) + "</div>")
+    return ('<div style="font-family:monospace;line-height:1.9;font-size:13px">' + sep.join(spans) + "</div>")
+
+
+def heading_html(text_html: str) -> str:
+    """A heading line above shaded tokens: its own block, so the text after it starts a new line."""
+    return f'<div style="margin:6px 0 2px">{text_html}</div>'
 
 
 def attention_matrices(model, input_ids: Sequence[int], eager: bool | str = "auto") -> tuple[np.ndarray, str]:
@@ -282,6 +295,13 @@ def figure_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of PNG bytes, read from the IHDR header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not PNG bytes")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def heatmap_png(matrix: np.ndarray, labels: Sequence[str], query: int | None = None, per_row: bool = False,
@@ -437,23 +457,12 @@ class AttentionExplorer(_widgets().VBox):
                  compute: Callable[[str, str], tuple] | None = None, max_tokens: int = 96,
                  eager: bool | str = "auto", top: int = 5, view: str | None = None, layer: int | None = None,
                  head: int | str = "mean", query: int | None = None, hide_sink: bool = False, scale: str = "fixed"):
-        w = _widgets()
         super().__init__()
         self.model, self.tokenizer, self.fmt = model, tokenizer, fmt
         self.max_tokens, self.eager, self.top = max_tokens, eager, top
         self.compute = compute
         self.mode = "alpha" if (alphas is not None or compute is not None) else "model" if model is not None else "weights"
-        if self.mode == "model" and tokenizer is None:
-            raise ValueError("AttentionExplorer(model, tokenizer, text=...) needs the tokenizer too")
-        if self.mode == "weights" and attentions is None:
-            raise ValueError("give a model and tokenizer, or precomputed weights: AttentionExplorer.from_weights("
-                             "attentions, tokens), or instruction-attention weights: AttentionExplorer.from_alpha("
-                             "alpha, tokens)")
-        if isinstance(text, (list, tuple)):
-            if len(text) != 1:
-                raise ValueError(f"got a batch of {len(text)} texts; the explorer shows one sequence at a time: "
-                                 "pass one text, e.g. texts[0]")
-            text = text[0]
+        text = self._check_arguments(text, attentions)
         self.tokens: list[str] = []
         self.attentions: np.ndarray | None = None
         self.alphas: np.ndarray | None = None
@@ -465,36 +474,68 @@ class AttentionExplorer(_widgets().VBox):
         self.stats_b: dict = {}
         self.notice = ""
         self._hold = True
+        self._build_controls(text, instruction, input, hide_sink, scale)
+        self._load(instruction, attentions, tokens, alphas, scores, labels)
+        self.children = self._arrange(instruction)
+        self._start_at(view, layer, head, query)
+        self._hold = False
+        self.refresh()
 
-        # --- controls
+    def _check_arguments(self, text, attentions) -> str | None:
+        if self.mode == "model" and self.tokenizer is None:
+            raise ValueError("AttentionExplorer(model, tokenizer, text=...) needs the tokenizer too")
+        if self.mode == "weights" and attentions is None:
+            raise ValueError("give a model and tokenizer, or precomputed weights: AttentionExplorer.from_weights("
+                             "attentions, tokens), or instruction-attention weights: AttentionExplorer.from_alpha("
+                             "alpha, tokens)")
+        if isinstance(text, (list, tuple)):
+            if len(text) != 1:
+                raise ValueError(f"got a batch of {len(text)} texts; the explorer shows one sequence at a time: "
+                                 "pass one text, e.g. texts[0]")
+            text = text[0]
+        return text
+
+    def _build_controls(self, text, instruction, input, hide_sink, scale) -> None:
+        """The controls; every description gets the room its label needs (BOX_STYLE / LABEL_STYLE)."""
+        w = _widgets()
         lay = w.Layout
-        self.text_box = w.Textarea(value=text or "", description="text", layout=lay(width="100%", height="60px"))
-        self.instruction_box = w.Text(value=instruction or "", description="instruction", layout=lay(width="100%"))
-        self.instruction_b_box = w.Text(value="", description="instruction B", layout=lay(width="100%"))
-        self.input_box = w.Text(value=input or "", description="input", layout=lay(width="100%"))
+
+        def box(kind, value, description, **layout):
+            return kind(value=value, description=description, style=dict(BOX_STYLE), layout=lay(width="100%", **layout))
+
+        def label(kind, description, **kwargs):
+            return kind(description=description, style=dict(LABEL_STYLE), **kwargs)
+
+        self.text_box = box(w.Textarea, text or "", "text", height="60px")
+        self.instruction_box = box(w.Text, instruction or "", "instruction")
+        self.instruction_b_box = box(w.Text, "", "instruction B")
+        self.input_box = box(w.Text, input or "", "input")
         self.run_button = w.Button(description="run", button_style="primary", icon="play")
         self.run_button.on_click(self._on_run)
-        self.view = w.ToggleButtons(options=ALPHA_VIEWS if self.mode == "alpha" else MODEL_VIEWS, description="view")
-        self.layer = w.IntSlider(min=0, max=0, value=0, description="layer", continuous_update=False)
-        self.head = w.Dropdown(options=[("mean over heads", "mean"), ("max over heads", "max")], value="mean",
-                               description="head")
-        self.query = w.Dropdown(options=[("0", 0)], value=0, description="query token")
-        self.which = w.Dropdown(options=[("0", 0)], value=0, description="instruction A")
-        self.other = w.Dropdown(options=[("0", 0)], value=0, description="instruction B")
-        self.hide_sink = w.Checkbox(value=hide_sink, description="hide the first token (attention sink)", indent=False)
-        self.scale = w.ToggleButtons(options=[("fixed 0–1", "fixed"), ("per row", "row")], value=scale,
-                                     description="colours")
-        self.image = w.Image(format="png", layout=lay(max_width="760px"))
+        self.view = label(w.ToggleButtons, "view", options=ALPHA_VIEWS if self.mode == "alpha" else MODEL_VIEWS)
+        self.layer = label(w.IntSlider, "layer", min=0, max=0, value=0, continuous_update=False)
+        self.head = label(w.Dropdown, "head", options=[("mean over heads", "mean"), ("max over heads", "max")],
+                          value="mean")
+        self.query = label(w.Dropdown, "query token", options=[("0", 0)], value=0)
+        self.which = label(w.Dropdown, "instruction A", options=[("0", 0)], value=0, layout=lay(width="400px"))
+        self.other = label(w.Dropdown, "instruction B", options=[("0", 0)], value=0, layout=lay(width="400px"))
+        self.hide_sink = label(w.Checkbox, "hide the first token (attention sink)", value=hide_sink, indent=False)
+        self.scale = label(w.ToggleButtons, "colours", options=[("fixed 0–1", "fixed"), ("per row", "row")],
+                           value=scale)
+        # width is set to the PNG's own width at each draw (`_show_png`); height stays "auto" so the
+        # picture keeps its aspect ratio however tall the numbers beside it are
+        self.image = w.Image(format="png", layout=lay(max_width="100%", height="auto", object_fit="contain"))
         self.tokens_view = w.HTML()
         self.stats_view = w.HTML()
         self.notice_view = w.HTML()
+        self.picture_row = w.HBox([self.image, self.stats_view], layout=lay(align_items="flex-start"))
         for control in (self.view, self.layer, self.head, self.query, self.which, self.other, self.hide_sink,
                         self.scale):
             control.observe(self._on_change, names="value")
 
-        # --- data
+    def _load(self, instruction, attentions, tokens, alphas, scores, labels) -> None:
         if self.mode == "alpha":
-            if compute is not None and alphas is None:
+            if self.compute is not None and alphas is None:
                 self.instruction_box.value = instruction or ""
                 self._compute_alphas(labels)
             else:
@@ -506,19 +547,24 @@ class AttentionExplorer(_widgets().VBox):
         else:
             self._run_model()
 
-        # --- layout
+    def _arrange(self, instruction) -> list:
+        w = _widgets()
+        column = w.Layout(width="70%", min_width="420px")  # the text boxes' column: wide enough to edit in
         if self.mode == "alpha":
-            editors = ([w.VBox([self.instruction_box, self.instruction_b_box, self.input_box]), self.run_button]
-                       if compute is not None else [])
+            editors = ([w.VBox([self.instruction_box, self.instruction_b_box, self.input_box], layout=column),
+                        self.run_button] if self.compute is not None else [])
             rows = [self.view, w.HBox([self.which, self.other]), self.scale]
         else:
             if self.mode == "model" and instruction is not None:
-                editors = [w.VBox([self.instruction_box, self.input_box], layout=lay(width="70%")), self.run_button]
+                editors = [w.VBox([self.instruction_box, self.input_box], layout=column), self.run_button]
             elif self.mode == "model":
-                editors = [w.VBox([self.text_box], layout=lay(width="70%")), self.run_button]
+                editors = [w.VBox([self.text_box], layout=column), self.run_button]
             else:
                 editors = []
             rows = [self.view, w.HBox([self.layer, self.head, self.query]), w.HBox([self.hide_sink, self.scale])]
+        return ([w.HBox(editors)] if editors else []) + rows + [self.notice_view, self.picture_row, self.tokens_view]
+
+    def _start_at(self, view, layer, head, query) -> None:
         if view is not None:
             self.view.value = view
         if layer is not None:
@@ -527,11 +573,6 @@ class AttentionExplorer(_widgets().VBox):
             self.head.value = head
             if query is not None:
                 self.query.value = query
-        children = ([w.HBox(editors)] if editors else []) + rows + [
-            self.notice_view, w.HBox([self.image, self.stats_view]), self.tokens_view]
-        self.children = children
-        self._hold = False
-        self.refresh()
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -700,10 +741,11 @@ class AttentionExplorer(_widgets().VBox):
                            vmax=None if per_row else 1.0)
         else:
             png = grid_png(self.attentions, query=q, first=first, per_row=per_row, current=(layer, head))
-        self.image.value = png
+        self._show_png(png)
         vmax = None if per_row else 1.0
-        self.tokens_view.value = (f"<b>query token {q} {html.escape(repr(self.tokens[q]))}</b> — {html.escape(what)}"
-                                  + tokens_html(self.tokens, self.row, vmax=vmax, query=q, hidden=skip))
+        self.tokens_view.value = (
+            heading_html(f"<b>query token {q} {html.escape(repr(self.tokens[q]))}</b> — {html.escape(what)}")
+            + tokens_html(self.tokens, self.row, vmax=vmax, query=q, hidden=skip))
         self.stats_view.value = stats_html(self.stats, f"<b>top {self.top}, query {q}</b>")
 
     def _draw_alpha(self) -> None:
@@ -718,25 +760,26 @@ class AttentionExplorer(_widgets().VBox):
         if view == "alpha":
             self.matrix = self.alphas[[a]]
             png = bars_png(self.row, labels, title=self.labels[a], scores=sa, vmax=vmax)
-            shaded = tokens_html(self.tokens, self.row, vmax=vmax, what="alpha")
+            shaded = tokens_html(self.tokens, self.row, vmax=vmax, what="alpha", sep=" ")
             head = f"<b>α for “{html.escape(self.labels[a])}”</b>"
         elif view == "compare":
             self.matrix = self.alphas[[a, b]]
             png = bars_png(self.row, labels, vmax=vmax,
                            panels=[(self.alphas[a], self.labels[a], sa), (self.alphas[b], self.labels[b], sb)])
-            shaded = (f"A: {html.escape(self.labels[a])}" + tokens_html(self.tokens, self.alphas[a], vmax=vmax, what="alpha")
-                      + f"B: {html.escape(self.labels[b])}" + tokens_html(self.tokens, self.alphas[b], vmax=vmax,
-                                                                          what="alpha"))
+            shaded = "".join(heading_html(f"{name}: {html.escape(self.labels[k])}")
+                             + tokens_html(self.tokens, self.alphas[k], vmax=vmax, what="alpha", sep=" ")
+                             for name, k in (("A", a), ("B", b)))
             head = "<b>α side by side</b>"
         else:
             diff = self.alphas[a] - self.alphas[b]
             self.matrix = diff[None]
             png = bars_png(diff, labels, title=f"α(A) − α(B)\nA: {self.labels[a]}   B: {self.labels[b]}",
                            diverging=True, ylabel="difference of weights")
-            shaded = tokens_html(self.tokens, diff, vmax=None if per_row else 1.0, diverging=True, what="α(A) − α(B)")
+            shaded = tokens_html(self.tokens, diff, vmax=None if per_row else 1.0, diverging=True, what="α(A) − α(B)",
+                                 sep=" ")
             head = "<b>α(A) − α(B)</b>: blue = more attention under A, red = more under B"
-        self.image.value = png
-        self.tokens_view.value = head + shaded
+        self._show_png(png)
+        self.tokens_view.value = heading_html(head) + shaded
         heading = f"<b>top {self.top} for A</b>"
         if view != "alpha":
             self.stats_b = row_stats(self.alphas[b], self.tokens, self.top)
@@ -744,6 +787,11 @@ class AttentionExplorer(_widgets().VBox):
                                      + stats_html(self.stats_b, f"<b>top {self.top} for B</b>"))
         else:
             self.stats_view.value = stats_html(self.stats, heading)
+
+    def _show_png(self, png: bytes) -> None:
+        """Show `png` at its own width (at most PICTURE_MAX_WIDTH px), height "auto": never stretched."""
+        self.image.layout.width = f"{min(png_size(png)[0], PICTURE_MAX_WIDTH)}px"
+        self.image.value = png
 
     # ------------------------------------------------------------------ static copies and export
     def static_html(self) -> str:
@@ -753,7 +801,8 @@ class AttentionExplorer(_widgets().VBox):
         notice = f"<p>{html.escape(self.notice)}</p>" if self.notice else ""
         return (f'<div class="itlib-attention-explorer">{notice}'
                 f'<div style="display:flex;gap:12px;align-items:flex-start">'
-                f'<img src="data:image/png;base64,{png}" style="max-width:760px"/>{self.stats_view.value}</div>'
+                f'<img src="data:image/png;base64,{png}" style="max-width:{PICTURE_MAX_WIDTH}px;height:auto"/>'
+                f"{self.stats_view.value}</div>"
                 f"{self.tokens_view.value}</div>")
 
     def _repr_mimebundle_(self, **kwargs):

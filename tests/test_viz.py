@@ -3,6 +3,8 @@ pure functions behind it against hand computations."""
 
 import base64
 import math
+import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from itlib.viz import (
     diverging_colour,
     entropy,
     label_token,
+    png_size,
     reduce_heads,
     rollout,
     row_stats,
@@ -278,3 +281,125 @@ def test_a_failing_run_shows_the_error_in_the_widget():
     ex.run_button.click()  # a widget callback must not lose the error
     assert "ValueError" in ex.notice and "purple" in ex.notice_view.value
     assert ex.tokens == ["7", "red"]  # the last good state stays on screen
+
+
+# ---------------------------------------------------------------------------------- polish seen in a real browser
+
+ITEMS = ["7", "red", "cat", "2", "blue", "9", "dog", "green"]
+
+
+def alpha_explorer():
+    alphas = np.array([[0.5, 0.05, 0.05, 0.1, 0.05, 0.1, 0.05, 0.1], [0.05, 0.1, 0.05, 0.05, 0.1, 0.05, 0.1, 0.5]])
+    return AttentionExplorer.from_alpha(alphas, ITEMS, scores=np.log(alphas), labels=["first digit", "last colour"])
+
+
+def walk(widget, parent=None):
+    """(widget, parent) for the widget and everything inside it."""
+    yield widget, parent
+    for child in getattr(widget, "children", ()):
+        yield from walk(child, widget)
+
+
+def shown_size(explorer):
+    """The size (CSS px) the browser gives the picture, from its layout and the PNG, by the flexbox
+    rules: a fixed height is drawn as is; a stretched flex item (align_items "stretch", the HBox's
+    default) takes the row's height, whatever the column beside it holds; height "auto" in a
+    non-stretching row follows the width at the PNG's own aspect ratio."""
+    w, h = png_size(explorer.image.value)
+    layout = explorer.image.layout
+    width = float(layout.width.removesuffix("px")) if layout.width else float(w)
+    if layout.max_width and layout.max_width.endswith("px"):
+        width = min(width, float(layout.max_width.removesuffix("px")))
+    if layout.height not in (None, "", "auto"):
+        return width, float(layout.height.removesuffix("px"))
+    if explorer.picture_row.layout.align_items in (None, "", "stretch") and layout.object_fit != "contain":
+        return width, math.nan  # stretched to the column beside it: not the picture's own height
+    return width, width * h / w
+
+
+def test_alpha_picture_keeps_its_aspect_ratio_whatever_the_column_beside_it():
+    ex = alpha_explorer()
+    assert list(ex.picture_row.children) == [ex.image, ex.stats_view] and ex.picture_row in ex.children
+    for view in ("alpha", "compare", "difference"):  # compare and difference have two tables beside the picture
+        ex.view.value = view
+        w, h = png_size(ex.image.value)
+        assert ex.image.layout.height == "auto" and ex.image.layout.object_fit == "contain"
+        assert ex.picture_row.layout.align_items == "flex-start"  # the row does not stretch the picture
+        assert ex.image.layout.width == f"{min(w, 760)}px"  # drawn at its own width, at most 760 px
+        width, height = shown_size(ex)
+        assert height == pytest.approx(width * h / w), view
+    assert png_size(ex.image.value) != png_size(alpha_explorer().image.value)  # the size follows the view
+    page = ex.static_html()
+    assert 'style="max-width:760px;height:auto"' in page and "align-items:flex-start" in page
+
+
+def test_a_wide_picture_is_scaled_down_at_its_aspect_ratio(explorer):
+    explorer.view.value = "heatmap"
+    w, h = png_size(explorer.image.value)
+    width, height = shown_size(explorer)
+    assert width == min(w, 760) and height == pytest.approx(width * h / w)
+    with pytest.raises(ValueError, match="not PNG"):
+        png_size(b"GIF89a" + bytes(30))
+
+
+def description_fits(widget) -> bool:
+    """A label is shown whole when its width is "initial" (as wide as the text) or at least ~8 px a
+    character (13 px sans-serif averages under 7.5 px a character)."""
+    width = widget.style.description_width
+    return width == "initial" or (width.endswith("px") and float(width[:-2]) >= 8 * len(widget.description))
+
+
+@pytest.mark.parametrize("make", ["selector", "model"])
+def test_labels_are_not_cut_and_text_boxes_are_wide(make, tiny, tokenizer):
+    from itlib.attention import Selector, SelectVocab
+
+    ex = (AttentionExplorer.from_selector(Selector(SelectVocab(), d=8), ["first digit", "last colour"], "7 red")
+          if make == "selector" else AttentionExplorer(tiny, tokenizer, **PROMPT))
+    described = [(w, p) for w, p in walk(ex) if getattr(w, "description", "") and hasattr(w.style, "description_width")]
+    assert {"instruction", "input", "view", "colours"} <= {w.description for w, _ in described}
+    assert [w.description for w, _ in described if not description_fits(w)] == []
+    boxes = [(w, p) for w, p in described if w in (ex.instruction_box, ex.instruction_b_box, ex.input_box)]
+    assert len(boxes) == (3 if make == "selector" else 2)
+    assert len({w.style.description_width for w, _ in boxes}) == 1  # the stacked boxes line up
+    for box, column in boxes:  # a box fills a column of 70 % of the widget, never under 420 px
+        assert box.layout.width == "100%"
+        assert column.layout.width == "70%" and float(column.layout.min_width.removesuffix("px")) >= 420
+
+
+class _Lines(HTMLParser):
+    """The text of an HTML fragment, one line per block (div, p, br, table row), as a browser lays it out."""
+
+    BLOCKS = frozenset({"div", "p", "br", "tr", "table"})
+
+    def __init__(self, page):
+        super().__init__()
+        self.parts = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.parts.append("\n" if tag in self.BLOCKS else " " if tag in ("td", "th") else "")
+
+    def handle_endtag(self, tag):
+        self.parts.append("\n" if tag in self.BLOCKS else "")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    def lines(self):
+        return [re.sub(r"\s+", " ", line).strip() for line in "".join(self.parts).split("\n") if line.strip()]
+
+
+def test_alpha_fallback_separates_tokens_and_puts_headings_on_their_own_line():
+    ex = alpha_explorer()
+    words = " ".join(ITEMS)
+    expected = {"alpha": ["α for “first digit”", words],
+                "compare": ["α side by side", "A: first digit", words, "B: last colour", words],
+                "difference": ["α(A) − α(B): blue = more attention under A, red = more under B", words]}
+    for view, lines in expected.items():
+        ex.view.value = view
+        got = _Lines(ex.static_html()).lines()
+        start = got.index(lines[0])
+        assert got[start: start + len(lines)] == lines, view
+        assert not [line for line in got if "7red" in line or "sideA" in line]
+    assert "> <span" in ex.tokens_view.value  # a plain space between tokens: kept where styles are stripped
+    assert "> <span" not in tokens_html(["a", "b"], [0.5, 0.5])  # a tokenizer's pieces carry their own spaces
