@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from itlib.data import DataError, Example
@@ -396,3 +397,54 @@ def existing_instructions(tasks=None) -> list[str]:
     """Every instruction template of the suite (training, held-out and Chinese ones)."""
     return [t for task in resolve(tasks) for t in task.all_templates()]
 
+
+
+# ------------------------------------------------------------------------------------------ real seed tasks
+
+SEED_TASKS_FILE = Path(__file__).parent / "assets" / "self_instruct" / "seed_tasks.jsonl"
+"""The 175 human-written seed tasks of Self-Instruct (Wang et al., 2022; Apache-2.0, see LICENSE and
+SOURCE.md beside the file), shipped with the package."""
+
+
+def load_seed_tasks(path: str | Path | None = None) -> list[dict]:
+    """The Self-Instruct seed tasks as records: `id`, `name`, `instruction`, `instances` (a list of
+    `{input, output}`), `is_classification`. Reads the shipped file unless `path` is given; a
+    missing file or a bad record raises one `DataError` naming the file, the record (line) and the field."""
+    import json
+
+    path = Path(path) if path is not None else SEED_TASKS_FILE
+    if not path.is_file():
+        raise DataError("file not found (the Self-Instruct seed tasks ship in itlib/assets/self_instruct/)",
+                        path=path)
+    records = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"not valid JSON ({err.msg})", path=path, record=line_no) from None
+        for key, kind in (("instruction", str), ("instances", list), ("is_classification", bool)):
+            if not isinstance(record.get(key), kind):
+                raise DataError(f"must be a {kind.__name__} (got {type(record.get(key)).__name__})",
+                                path=path, record=line_no, field=key)
+        for inst in record["instances"]:
+            if not isinstance(inst, dict) or not isinstance(inst.get("input"), str) \
+                    or not isinstance(inst.get("output"), str):
+                raise DataError("each instance must be an object with string 'input' and 'output'",
+                                path=path, record=line_no, field="instances")
+        records.append(record)
+    return records
+
+
+def seed_task_examples(path: str | Path | None = None) -> list[Example]:
+    """The seed tasks expanded into one `Example` per instance (task = the record's `name`,
+    kind = classification or generation from `is_classification`)."""
+    out = []
+    for record in load_seed_tasks(path):
+        kind = "classification" if record["is_classification"] else "generation"
+        name = record.get("name") or record.get("id") or "self_instruct"
+        for inst in record["instances"]:
+            out.append(Example(record["instruction"], inst["input"], inst["output"], task=name,
+                               cluster="self_instruct", kind=kind))
+    return out

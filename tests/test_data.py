@@ -3,7 +3,6 @@
 import json
 import os
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +23,7 @@ from itlib.data import (
     to_messages,
 )
 
-SEED_TASKS = Path(__file__).resolve().parents[2] / "shared/data/self_instruct_seed_tasks.jsonl"
+from itlib.selfinstruct import SEED_TASKS_FILE as SEED_TASKS  # shipped in the package
 
 EXAMPLES = [
     Example("Translate to French.", "Good morning", "Bonjour", task="translate", cluster="translation",
@@ -447,8 +446,7 @@ def test_any_example_round_trips(tmp_path, batch):
 
 
 def _seed_instances():
-    if not SEED_TASKS.exists():
-        pytest.skip(f"{SEED_TASKS} not found")
+    assert SEED_TASKS.exists(), "the Self-Instruct seed tasks ship in itlib/assets/self_instruct"
     lines = SEED_TASKS.read_text(encoding="utf-8").split("\n")
     tasks = [json.loads(line) for line in lines if line.strip()]
     return [(task["instruction"], inst["input"], inst["output"])
@@ -482,7 +480,6 @@ def test_seed_tasks_as_chat_jsonl(tmp_path):
 
 def test_seed_tasks_raw_file_fails_clearly():
     """The raw Self-Instruct file has `instances`, not `output`: the error says so."""
-    if not SEED_TASKS.exists():
-        pytest.skip(f"{SEED_TASKS} not found")
+    assert SEED_TASKS.exists(), "the Self-Instruct seed tasks ship in itlib/assets/self_instruct"
     with pytest.raises(DataError, match=r"record 1, field 'output': is missing \(self-instruct 'instances'"):
         load_examples(SEED_TASKS)

@@ -86,22 +86,23 @@ q1 = Exercise(
 )
 
 # ---------------------------------------------------------------------------------------------
-# q2: write the masked loss
+# q2: the masked loss, one number per example
 
 _Q2_SOLUTION = """
 import torch.nn.functional as F
 
-def masked_nll(logits, input_ids, loss_mask):
+def example_nll(logits, input_ids, loss_mask):
     logp = F.log_softmax(logits[:, :-1].float(), dim=-1)     # position t-1 predicts token t
     target = input_ids[:, 1:]
     mask = loss_mask[:, 1:].float()                          # the mask moves with the targets
     token_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-    return -(token_logp * mask).sum() / mask.sum().clamp(min=1)
+    return -(token_logp * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)   # one mean per row
 """
 
 
 def _test_batch():
-    """Random logits (2, 7, 11), token ids and a loss mask with a prompt part and an answer part."""
+    """Random logits (2, 7, 11), token ids and a loss mask with a prompt part and an answer part;
+    the two rows have answers of different lengths (3 and 5 tokens)."""
     import torch
 
     g = torch.Generator().manual_seed(0)
@@ -111,29 +112,38 @@ def _test_batch():
     return logits, ids, mask
 
 
-def _mistakes(logits, ids, mask) -> dict[str, float]:
-    """The loss as the usual mistakes compute it."""
+def _reference_q2(logits, ids, mask):
+    import torch.nn.functional as F
+
+    logp = F.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    m = mask[:, 1:].float()
+    return -(logp * m).sum(1) / m.sum(1)
+
+
+def _mistakes(logits, ids, mask) -> dict[str, object]:
+    """The per-example loss as the usual mistakes compute it."""
     import torch.nn.functional as F
 
     logp = F.log_softmax(logits.float(), dim=-1)
     shifted = logp[:, :-1].gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     unshifted = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
-    m, m_all = mask[:, 1:].float(), mask.float()
-    right = -(shifted * m).sum() / m.sum()
+    m, m_all, m_unshifted = mask[:, 1:].float(), mask.float(), mask[:, :-1].float()
+    right = -(shifted * m).sum(1) / m.sum(1)
     return {
         "the sign is wrong: the loss is the NEGATIVE log-likelihood, so it is positive and lower is "
-        "better.": float(-right),
+        "better.": -right,
         "forgot the shift: the logits at position t predict token t+1, so compare logits[:, :-1] "
-        "with input_ids[:, 1:] (you predict token t from position t).": float(
-            -(unshifted * m_all).sum() / m_all.sum()),
-        "averaged over all tokens instead of the masked ones: divide by the number of tokens with "
-        "loss_mask = 1, not by every position.": float(-(shifted * m).sum() / m.numel()),
-        "averaged over all tokens, mask ignored: only positions with loss_mask = 1 (the answer "
-        "and EOS) count.": float(-shifted.mean()),
-        "summed instead of averaged: divide by the number of tokens with loss_mask = 1.": float(
-            -(shifted * m).sum()),
-        "the mask must shift with the targets: use loss_mask[:, 1:] alongside input_ids[:, 1:].": float(
-            -(shifted * mask[:, :-1].float()).sum() / mask[:, :-1].float().sum()),
+        "with input_ids[:, 1:] (you predict token t from position t).": -(unshifted * m_all).sum(1) / m_all.sum(1),
+        "divided by the row's length instead of its number of masked tokens: each example's loss is "
+        "the mean over ITS tokens with loss_mask = 1.": -(shifted * m).sum(1) / m.shape[1],
+        "averaged over all of the row's tokens, mask ignored: only positions with loss_mask = 1 (the "
+        "answer and EOS) count.": -shifted.mean(1),
+        "summed instead of averaged: divide each row's sum by its number of tokens with loss_mask = 1.":
+            -(shifted * m).sum(1),
+        "the mask must shift with the targets: use loss_mask[:, 1:] alongside input_ids[:, 1:].":
+            -(shifted * m_unshifted).sum(1) / m_unshifted.sum(1),
+        "divided every row by the number of masked tokens in the WHOLE batch: divide each row by its own "
+        "count, loss_mask[:, 1:].sum(dim=1).": -(shifted * m).sum(1) / m.sum(),
     }
 
 
@@ -143,60 +153,86 @@ def _check_q2(answer) -> None:
     from itlib.train import masked_nll
 
     if not callable(answer):
-        raise Wrong(f"pass your function itself, e.g. `check(masked_nll)` (got {type(answer).__name__}).")
+        raise Wrong(f"pass your function itself, e.g. `check(example_nll)` (got {type(answer).__name__}).")
     logits, ids, mask = _test_batch()
     out = answer(logits.clone(), ids.clone(), mask.clone())
     if not isinstance(out, torch.Tensor):
-        raise Wrong(f"return a torch tensor (training calls .backward() on it), not {type(out).__name__}.")
-    if out.numel() != 1:
-        raise Wrong(f"return one number (a scalar tensor), not a tensor of shape {tuple(out.shape)}.")
-    got, expected = float(out), float(masked_nll(logits, ids, mask))
-    if abs(got - expected) <= 1e-4 * max(1.0, abs(expected)):
+        raise Wrong(f"return a torch tensor, not {type(out).__name__}.")
+    expected = _reference_q2(logits, ids, mask)
+    if out.numel() == 1:
+        batch_mean = float(masked_nll(logits, ids, mask))
+        if abs(float(out) - batch_mean) <= 1e-4 * max(1.0, abs(batch_mean)):
+            raise Wrong("that is the loss of the whole batch (training's masked_nll), one number; return "
+                        f"one number per example, a tensor of shape ({ids.shape[0]},).")
+        raise Wrong(f"return one number per example, a tensor of shape ({ids.shape[0]},), not a single number.")
+    if tuple(out.shape) != (ids.shape[0],):
+        raise Wrong(f"return one number per example, a tensor of shape ({ids.shape[0]},), not "
+                    f"{tuple(out.shape)}: average each row's masked tokens into one number.")
+    out = out.detach().float()
+    if torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
         return
     for message, value in _mistakes(logits, ids, mask).items():
-        if abs(got - value) <= 1e-4 * max(1.0, abs(value)):
+        if torch.allclose(out, value.float(), atol=1e-4, rtol=1e-4):
             raise Wrong(message)
-    raise Wrong(f"on a random batch your loss is {got:.4f}, the masked NLL is {expected:.4f}.")
+    raise Wrong(f"on a random batch your losses are {[round(v, 4) for v in out.tolist()]}, the per-example "
+                f"masked NLL is {[round(v, 4) for v in expected.tolist()]}.")
 
 
 q2 = Exercise(
     prompt="""
-**Q2. The masked loss.** Write `masked_nll(logits, input_ids, loss_mask)`: `logits` has shape
-(batch, length, vocab), `input_ids` and `loss_mask` (0/1) have shape (batch, length). Return the
-mean negative log-likelihood of the tokens with `loss_mask = 1`, each predicted from the position
-before it, as a scalar tensor. Check it with `ex.q2.check(masked_nll)`.
+**Q2. The masked loss, one number per example.** Training averages over all answer tokens of a batch.
+To find the examples a model finds hardest, you need each example's own loss. Write
+`example_nll(logits, input_ids, loss_mask)`: `logits` has shape (batch, length, vocab), `input_ids`
+and `loss_mask` (0/1) have shape (batch, length). Return a tensor of shape (batch,): for each example,
+the mean negative log-likelihood of *its* tokens with `loss_mask = 1`, each predicted from the
+position before it. Check it with `ex.q2.check(example_nll)`.
 """,
     checker=_check_q2,
     hints=[
         ("`torch.nn.functional.log_softmax(logits, dim=-1)` gives log-probabilities; `.gather(-1, ids)` "
          "picks the one of each target token."),
         ("Position t-1 predicts token t: use `logits[:, :-1]` with `input_ids[:, 1:]` and "
-         "`loss_mask[:, 1:]`, then divide the masked sum by the number of 1s in the mask."),
+         "`loss_mask[:, 1:]`. Then reduce along the length only (`dim=1`): each row's masked sum divided "
+         "by that row's number of 1s."),
     ],
     solution=_Q2_SOLUTION,
-    solution_value=lambda: run_solution(_Q2_SOLUTION, "masked_nll"),
+    solution_value=lambda: run_solution(_Q2_SOLUTION, "example_nll"),
 )
 
 # ---------------------------------------------------------------------------------------------
-# q3: labels for transformers' own loss
+# q3: labels for transformers' own loss, from prompt lengths
 
 _Q3_SOLUTION = """
 import torch
 
-def make_labels(input_ids, loss_mask):
+def make_labels(input_ids, attention_mask, prompt_lens):
+    positions = torch.arange(input_ids.shape[1]).unsqueeze(0)          # (1, length)
+    answer = (positions >= prompt_lens.unsqueeze(1)) & (attention_mask == 1)   # after the prompt, not padding
     # keep the token id where the token carries loss, -100 (= ignore) everywhere else;
     # no shift: the model shifts labels by one position itself
-    return input_ids.masked_fill(loss_mask == 0, -100)
+    return torch.where(answer, input_ids, torch.full_like(input_ids, -100))
 """
 
 
 def _q3_batch():
-    """Two rendered-looking rows: prompt (mask 0), answer + EOS (mask 1), right padding (mask 0)."""
+    """Two right-padded rows: prompt (BOS + prompt tokens), answer + EOS, padding (id 0)."""
     import torch
 
     ids = torch.tensor([[1, 40, 41, 42, 7, 8, 2, 0], [1, 50, 51, 9, 10, 11, 2, 0]])
+    attention = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1, 0]])
+    prompt_lens = torch.tensor([4, 3])
     mask = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1, 0]])
-    return ids, mask
+    return ids, attention, prompt_lens, mask
+
+
+def _after(ids, attention, lens, offset=0, padding=False):
+    import torch
+
+    positions = torch.arange(ids.shape[1]).unsqueeze(0)
+    keep = positions >= (lens + offset).unsqueeze(1)
+    if not padding:
+        keep &= attention == 1
+    return torch.where(keep, ids, torch.full_like(ids, -100))
 
 
 def _check_q3(answer) -> None:
@@ -204,8 +240,8 @@ def _check_q3(answer) -> None:
 
     if not callable(answer):
         raise Wrong(f"pass your function itself, e.g. `check(make_labels)` (got {type(answer).__name__}).")
-    ids, mask = _q3_batch()
-    out = answer(ids.clone(), mask.clone())
+    ids, attention, lens, mask = _q3_batch()
+    out = answer(ids.clone(), attention.clone(), lens.clone())
     if not isinstance(out, torch.Tensor):
         try:
             out = torch.as_tensor(out)
@@ -224,16 +260,25 @@ def _check_q3(answer) -> None:
     if torch.equal(out, expected):
         return
     shifted = torch.full_like(ids, -100)
-    shifted[:, :-1] = torch.where(mask[:, 1:] == 1, ids[:, 1:], torch.full_like(ids[:, 1:], -100))
+    shifted[:, :-1] = expected[:, 1:]
     cases = [
         (torch.where(mask == 1, torch.full_like(ids, -100), ids),
          ("inverted: -100 marks the positions to IGNORE, so it goes on the prompt and padding; the "
           "answer tokens and EOS keep their ids.")),
+        (_after(ids, attention, lens, padding=True),
+         ("the padding carries loss here: a position with attention_mask 0 is not part of the example, "
+          "so it gets -100 too.")),
+        (_after(ids, attention, lens, offset=-1),
+         ("off by one: the last prompt token is kept. prompt_len counts the prompt's tokens (BOS "
+          "included), so the answer starts AT index prompt_len.")),
+        (_after(ids, attention, lens, offset=1),
+         ("off by one: the answer's first token got -100. prompt_len counts the prompt's tokens, so "
+          "index prompt_len is already the answer's first token.")),
         (shifted, ("do not shift: transformers shifts the labels by one position itself, so the "
                    "labels line up with input_ids, not with the next token.")),
-        (mask.long(), "labels are token ids (the targets), not the 0/1 mask."),
+        (mask.long(), "labels are token ids (the targets), not a 0/1 mask."),
         (ids, ("with labels = input_ids every token carries loss, the prompt and padding included; "
-               "put -100 where loss_mask is 0.")),
+               "put -100 before prompt_len and on the padding.")),
     ]
     for fill in (0, ids[0, -1].item()):
         cases.append((torch.where(mask == 1, ids, torch.full_like(ids, fill)),
@@ -245,23 +290,27 @@ def _check_q3(answer) -> None:
     if torch.equal(out == -100, mask == 0):
         raise Wrong("-100 is in the right places, but the kept positions must hold the token ids "
                     "from input_ids.")
-    raise Wrong(f"for input_ids {ids[0].tolist()} and loss_mask {mask[0].tolist()} the labels are "
-                f"{expected[0].tolist()}; yours are {out[0].tolist()}.")
+    raise Wrong(f"for input_ids {ids[0].tolist()}, attention_mask {attention[0].tolist()} and prompt_len "
+                f"{int(lens[0])} the labels are {expected[0].tolist()}; yours are {out[0].tolist()}.")
 
 
 q3 = Exercise(
     prompt="""
-**Q3. Labels for transformers.** A Hugging Face causal LM computes the same masked loss itself when
-you pass `labels=`: a tensor shaped like `input_ids`, holding the token id where the token carries
-loss and `-100` (ignored by cross-entropy) everywhere else. Write `make_labels(input_ids, loss_mask)`
-for a batch (both are `(batch, length)` tensors) and check it with `ex.q3.check(make_labels)`.
-Then `model(input_ids=..., attention_mask=..., labels=make_labels(...)).loss` equals `masked_nll`.
+**Q3. Labels for transformers, without a loss mask.** A Hugging Face causal LM computes the masked loss
+itself when you pass `labels=`: a tensor shaped like `input_ids`, holding the token id where the token
+carries loss and `-100` (ignored by cross-entropy) everywhere else. Often you do not have a loss mask,
+only each example's prompt length (`Rendered.prompt_len`: BOS + prompt tokens) and the batch's
+`attention_mask` (1 = real token, 0 = padding on the right). Write
+`make_labels(input_ids, attention_mask, prompt_lens)` — the first two are `(batch, length)` tensors,
+`prompt_lens` a `(batch,)` tensor — and check it with `ex.q3.check(make_labels)`.
 """,
     checker=_check_q3,
     hints=[
-        ("`torch.where(condition, a, b)` or `tensor.masked_fill(condition, value)` build it in one line."),
-        ("Do not shift anything: the model shifts the labels by one position itself, so `labels` "
-         "lines up with `input_ids` token for token."),
+        ("Which tokens carry loss? Those at index `prompt_len` or later (the answer and EOS) that are not "
+         "padding. `torch.arange(length)` compared with `prompt_lens.unsqueeze(1)` gives a (batch, length) "
+         "boolean."),
+        ("Combine that boolean with `attention_mask == 1`, then `torch.where(keep, input_ids, -100)`. Do not "
+         "shift anything: the model shifts the labels by one position itself."),
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "make_labels"),

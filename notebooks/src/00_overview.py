@@ -47,19 +47,32 @@ def continue_text(model, text, n=12):
     return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-print(repr(continue_text(base, "Of the numbers 3 8 5, the biggest is")))
-print(repr(continue_text(base, "Leo read the list 4 1 8 backwards:")))
+for text, reference in (("Of the numbers 3 8 5, the biggest is", "8"), ("Leo read the list 4 1 8 backwards:", "8 1 4")):
+    answer = continue_text(base, text)
+    print(f"{text!r} -> {answer!r}  (reference {reference!r})")
 
 # %% [markdown]
 # **Prompt learning.** The base model already *has* the skills — as prose. Phrase the task the way its
-# corpus does (a *prompt*) and it answers; that is prompt learning: change the input, not the weights.
-# Ask it with an *instruction* instead, and it has no idea what to do:
+# corpus does (a *prompt*) and it may answer; that is prompt learning: change the input, not the weights.
+# Two prompts prove nothing either way (look at the two above: is each continuation the reference?), so we
+# measure: `itlib.experiments.prose_accuracy` asks the base four corpus-style sentences per task, for all 16
+# tasks, and counts a hit when the continuation is exactly the reference followed by the sentence's full stop.
+# Then we ask the same base with an *instruction* instead.
 
 # %%
+from itlib.corpus import SKILLS
 from itlib.data import Example
+from itlib.experiments import prose_accuracy
+
+PROSE_PER_TASK = 4
+prose = {task: prose_accuracy(base, tokenizer, task, n=PROSE_PER_TASK, seed=0) for task in SKILLS}
+n_prose = PROSE_PER_TASK * len(prose)
+prose_acc = sum(prose.values()) / len(prose)
+print(f"prose prompts: {prose_acc:.2f} of {n_prose} answered exactly "
+      f"(per task: {', '.join(f'{t} {a:.2f}' for t, a in prose.items())})")
 
 question = Example("What is the largest number?", "3 8 5", "8")
-print("instruction prompt ->", repr(generate(base, tokenizer, [question])[0]))
+print("instruction prompt ->", repr(generate(base, tokenizer, [question])[0]), "(reference '8')")
 
 # %% [markdown]
 # ## Step 1 · Collect examples
@@ -78,8 +91,8 @@ pd.DataFrame([e.__dict__ for e in splits["train"][:6]])[["task", "cluster", "kin
 # tokens (and the end-of-sequence token `</s>`) carry loss — the mask below is 1 exactly there.
 
 # %%
-ex = splits["train"][0]
-r = render(ex, tokenizer, "prefix")
+example = splits["train"][0]
+r = render(example, tokenizer, "prefix")
 tokens = tokenizer.convert_ids_to_tokens(r.input_ids)
 pd.DataFrame({"token": tokens, "loss mask": r.loss_mask}).T
 
@@ -120,19 +133,52 @@ table.loc["ALL"] = [before["exact_match"], after["exact_match"]]
 table.round(2)
 
 # %%
+from itlib.metrics import two_se
+
 print(f"exact match, new inputs:    base {before['exact_match']:.2f} -> tuned {after['exact_match']:.2f}")
 print(f"exact match, new phrasings: tuned {after_templates['exact_match']:.2f}")
 print("per difficulty (tuned):", {k: round(v, 2) for k, v in after["per_difficulty"].items()})
 
 # %% [markdown]
-# **Check.** The claims of this notebook, asserted: the base model does not follow instructions, the tuned
-# model does, on inputs it never saw, and it also handles phrasings it never saw better than the base.
+# **Check.** The claims of this notebook, asserted: the base model answers most prose prompts but does not
+# follow instructions; the tuned model does, on inputs it never saw, and it also handles phrasings it never saw
+# better than the base.
 
 # %%
+gap = prose_acc - before["exact_match"]
+spread = two_se(prose_acc, before["exact_match"], min(n_prose, len(splits["test_inputs"])))
+assert prose_acc >= 0.5, prose
+assert gap > spread, (prose_acc, before["exact_match"], spread)
 assert before["exact_match"] < 0.2, before["exact_match"]
 assert after["exact_match"] >= 0.8, after["exact_match"]
 assert after_templates["exact_match"] > before["exact_match"] + 0.3
-print("✓ checks passed")
+print(f"✓ the base answers {prose_acc:.2f} of {n_prose} prose prompts but {before['exact_match']:.2f} of "
+      f"{len(splits['test_inputs'])} instructions (gap {gap:.2f} ± {spread:.2f}): the skills are there, the "
+      "instruction format is not")
+print(f"✓ tuned: {after['exact_match']:.2f} on new inputs, {after_templates['exact_match']:.2f} on new phrasings")
+
+# %% [markdown]
+# **A few examples suffice — on a pretrained base.** The seed's claim (§1.2): instruction tuning needs few
+# examples, where classic supervised training from scratch needs many. A tiny test of it:
+# `itlib.experiments.few_examples` tunes the base on only 128 examples (8 per task) for about 60 short steps, and trains
+# the *same architecture from scratch* on the same 128 examples with the same steps; both are scored on 96 new
+# inputs. Compare the two numbers with each other and with the tuned model above. Notebook 10
+# (`10_scale.ipynb`) sweeps the number of examples.
+
+# %%
+from itlib.experiments import few_examples
+
+few = {r["start"]: r for r in few_examples(ns=(128,), steps=60, batch_tokens=512, lr=1e-3, n_test_per_task=6)}
+em_few, em_scratch = few["pretrained base"]["exact_match"], few["from scratch"]["exact_match"]
+n_few_test = 6 * len(prose)
+few_spread = two_se(em_few, em_scratch, n_few_test)
+print(f"128 examples ({128 / len(splits['train']):.1%} of the {len(splits['train']):,} above), "
+      f"{few['pretrained base']['steps']} steps each: pretrained base EM {em_few:.2f}, from scratch {em_scratch:.2f} "
+      f"(difference {em_few - em_scratch:+.2f} ± {few_spread:.2f}); all {len(splits['train']):,} examples on the base: "
+      f"{after['exact_match']:.2f}")
+assert em_few - em_scratch > few_spread, (em_few, em_scratch, few_spread)
+print("✓ on the same few examples the pretrained base learns to follow instructions; the same model from scratch "
+      "does not")
 
 # %% [markdown]
 # **Meta-learning.** Instruction tuning trains on many tasks at once; what transfers is *how to read an
@@ -148,15 +194,21 @@ from itlib.formats import prompt_ids, prompt_text
 from itlib.models import with_eager_attention
 
 probe = with_eager_attention(copy.deepcopy(tuned))
-ex = splits["test_inputs"][5]
-ids = torch.tensor([prompt_ids(ex, tokenizer)])
+example = splits["test_inputs"][5]
+ids = torch.tensor([prompt_ids(example, tokenizer)])
 with torch.no_grad():
     att = probe(input_ids=ids, output_attentions=True).attentions  # layers x (1, heads, query, key)
 last_row = torch.stack(att)[:, 0, :, -1, :].mean(dim=(0, 1))  # mean over layers and heads
-n_instr = len(prompt_ids(Example(ex.instruction, "", "x"), tokenizer)) - 2  # BOS + "Instruction: ... \n"
-print(ex.instruction, "|", ex.input)
+# where does the instruction end? the first token that starts at or after "Input:" in the prompt text
+text = prompt_text(example, "prefix")
+offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+n_instr = 1 + next(k for k, (start, _) in enumerate(offsets) if start >= text.index("Input:"))  # 1 = BOS
+pieces = tokenizer.convert_ids_to_tokens(ids[0].tolist())
+print(example.instruction, "|", example.input)
+print("instruction part:", pieces[1:n_instr], "\nrest:", pieces[n_instr:])
 print(f"attention on the instruction part: {last_row[1:n_instr].sum():.2f}, on the rest: {last_row[n_instr:].sum():.2f}, "
       f"on BOS: {last_row[0]:.2f}")
+assert pieces[n_instr] == "Input" and tokenizer.convert_tokens_to_string(pieces[1:n_instr]).startswith("Instruction:")
 assert abs(last_row.sum() - 1) < 1e-4  # attention weights are a distribution
 # notebook 05 builds an interactive explorer on exactly these weights
 
@@ -185,30 +237,32 @@ print("✓ the reloaded model gives the same answers")
 # ## Exercises
 
 # %%
-from itlib.exercises import nb00 as ex00
+from itlib.exercises import nb00 as ex
 
-ex00.q1
+ex.q1
 
 # %%
 my_em = ...  # your answer: a number between 0 and 1
-ex00.q1.check(my_em)
+ex.q1.check(my_em)
 
 # %%
-# ex00.q1.hint()
-# ex00.q1.solution()
+# ex.q1.hint()
+# ex.q1.solution()
 
 # %%
-ex00.q2
+ex.q2
 
 # %%
 my_step = ...  # one of "collect", "represent", "fine-tune", "evaluate", "deploy"
-ex00.q2.check(my_step)
+ex.q2.check(my_step)
 
 # %% [markdown]
 # ## Summary and next
 # - Instruction tuning = minimise $-\sum \log P(Y \mid f(X, I))$ over answer tokens, across many tasks.
 # - The base model had the skills as prose (prompt learning reaches them); tuning teaches it to follow instructions —
 #   including new inputs and new phrasings.
+# - Few examples go much further on a pretrained base than on the same model trained from scratch (the check
+#   above); notebook 10 measures how many are needed.
 # - The pipeline: collect → represent → fine-tune → evaluate → deploy, each one `itlib` call.
 #
 # **Next:** `01_formats.ipynb` — the representation f(X, I) in detail: prefix, infilling, seq2seq and chat, and the loss by hand.

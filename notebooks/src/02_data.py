@@ -34,7 +34,7 @@ import torch
 import itlib
 from itlib import datastats as ds
 from itlib import selfinstruct as si
-from itlib.tasks import SUITE, TASKS, Task, make_examples
+from itlib.tasks import SUITE, TASKS, Task, make_examples, suite_splits
 
 torch.set_num_threads(2)
 t_start = time.time()
@@ -177,20 +177,40 @@ diversity.round(3)
 
 # %% [markdown]
 # The heat map has bright squares on the diagonal (a task's paraphrases share words) and bright spots off it:
-# *sort ascending* vs *descending*, *max* vs *min*, *first* vs *last* are written as mirror images. Diversity
-# of the *data* is lower still than that of the templates: 4,800 training examples reuse 96 instructions, so
-# the distinct-2 of the instructions as they appear in the data is tiny.
+# *sort ascending* vs *descending*, *max* vs *min*, *first* vs *last* are written as mirror images.
+#
+# How diverse is the *data*, as opposed to the template list? Every training example carries one instruction,
+# so the data holds many copies of a few distinct strings. Distinct-n falls as a set grows (more n-grams, the same
+# vocabulary), so two sets are compared **at the same size**: `distinct_at` draws equally many texts from each
+# (20 draws) and reports the mean and its spread (±2 standard deviations over the draws).
 
 # %%
-instr_d2 = ds.distinct_n([e.instruction for e in train], 2)
-print(f"distinct-2 of the templates {ds.distinct_n(english, 2):.3f}, of the instructions in the training data "
-      f"{instr_d2:.3f}, of the inputs {ds.distinct_n([e.input for e in train], 2):.3f}")
+def distinct_at(texts, n, size, draws=20, seed=0):
+    """distinct-n of `size` texts drawn without replacement from `texts`: (mean, 2 sd) over `draws` draws."""
+    rng = np.random.default_rng(seed)
+    values = [ds.distinct_n(list(rng.choice(np.array(texts, dtype=object), size, replace=False)), n)
+              for _ in range(draws)]
+    return float(np.mean(values)), 2 * float(np.std(values))
+
+
+data_instructions = [e.instruction for e in train]
+size = len(english)
+tmpl_d2 = ds.distinct_n(english, 2)
+instr_d2, instr_d2_spread = distinct_at(data_instructions, 2, size)
+input_d2, input_d2_spread = distinct_at([e.input for e in train], 2, size)
+n_train_templates_all = len({t for task in SUITE for t in task.train_templates()})
+print(f"{len(train):,} training examples carry {len(set(data_instructions))} distinct instructions: the suite's "
+      f"{n_train_templates_all} training templates (Chinese ones included), each used about "
+      f"{len(train) / n_train_templates_all:.0f} times")
+print(f"distinct-2 at {size} texts each: the {size} templates {tmpl_d2:.3f}; {size} instructions drawn from the "
+      f"training data {instr_d2:.3f} ± {instr_d2_spread:.3f}; {size} inputs {input_d2:.3f} ± {input_d2_spread:.3f}")
 
 assert R[same_task & off_diag].mean() > 2 * R[~same_task].mean()   # paraphrases of a task share words
 assert len(pairs) >= 10    # mirror-image tasks look alike to ROUGE-L
-assert instr_d2 < ds.distinct_n(english, 2) / 10                       # the data repeats its instructions
+assert instr_d2 + instr_d2_spread < tmpl_d2     # at equal size, the data's instructions repeat
 print(f"✓ same-task ROUGE-L {R[same_task & off_diag].mean():.2f} > 2 x other-task {R[~same_task].mean():.2f}; "
-      f"{len(pairs)} cross-task pairs would fail the 0.7 filter; the data's instructions repeat")
+      f"{len(pairs)} cross-task pairs would fail the 0.7 filter; at equal size the data's instructions have "
+      f"distinct-2 {instr_d2:.3f} ± {instr_d2_spread:.3f}, below the template list's {tmpl_d2:.3f}")
 
 # %% [markdown]
 # ## 4 · Difficulty levels
@@ -239,8 +259,8 @@ majority.sort_values("share", ascending=False).head(6).round(3)
 # %% [markdown]
 # The two classification tasks are balanced (a constant answer scores about 0.5, chance). But *max_digit* and
 # *min_digit* are not: the maximum of 2–7 random digits is often 9 (the minimum often 0), so "9" alone gets
-# over a third of *max_digit* right, where a uniform answer would get 1 in 10. The generator is fair; the
-# *answers* are skewed. Together with the answer lengths above (nearly half of all answers are one word), this
+# several times more of *max_digit* right than a uniform answer's 1 in 10 (the check prints the shares). The generator is fair; the
+# *answers* are skewed. Together with the answer lengths above (the share of one-word answers is printed there), this
 # is what a lazy model can exploit — evaluate per task (notebook 08) to see it.
 
 # %%
@@ -251,6 +271,56 @@ assert majority.loc["max_digit", "most_common"] == "9" and majority.loc["max_dig
 assert majority.loc["min_digit", "most_common"] == "0" and majority.loc["min_digit", "share"] > 3 * 0.1
 print(f"✓ classification labels balanced (within 0.1 of 0.5); '9' is {majority.loc['max_digit', 'share']:.0%} "
       f"of max_digit answers and '0' {majority.loc['min_digit', 'share']:.0%} of min_digit's (uniform: 10 %)")
+
+# %% [markdown]
+# **What a bias does to a trained model.** The suite's classification labels are balanced. What if they were not?
+# We tune the base twice on *sentiment* alone, with the same number of examples, the same batches and steps —
+# once on a balanced set, once on a set where 95 % of the reviews are positive — and score both on the same
+# balanced test set. Look at how often each model says *positive*, and at its accuracy on the negative reviews.
+
+# %%
+import random
+
+from itlib.evaluate import evaluate
+from itlib.metrics import paired_two_se
+from itlib.train import fit
+
+base, tokenizer = itlib.load_base()
+senti = suite_splits(n_train_per_task=300, n_test_per_task=100, seed=1, tasks=["sentiment"])
+pos = [e for e in senti["train"] if e.output == "positive"]
+neg = [e for e in senti["train"] if e.output == "negative"]
+N_BIAS, SKEW = 64, 0.95
+training_sets = {"balanced": pos[: N_BIAS // 2] + neg[: N_BIAS // 2],
+                 "95 % positive": pos[: round(N_BIAS * SKEW)] + neg[: N_BIAS - round(N_BIAS * SKEW)]}
+senti_test = senti["test_inputs"]
+is_neg = [e.output == "negative" for e in senti_test]
+bias_rows, bias_hits = {}, {}
+for name, examples in training_sets.items():
+    random.Random(0).shuffle(examples)
+    model = copy.deepcopy(base)
+    run = fit(model, tokenizer, examples, epochs=3, lr=2e-3, batch_tokens=10**6, max_batch=8, seed=0, progress=False)
+    preds = evaluate(model, tokenizer, senti_test)["predictions"]
+    bias_hits[name] = [float(p == e.output) for p, e in zip(preds, senti_test)]
+    bias_rows[name] = {"training examples": len(examples), "positive share (train)": sum(e.output == "positive" for e in examples) / len(examples),
+                       "steps": run.steps, "says 'positive' (test)": np.mean([p == "positive" for p in preds]),
+                       "accuracy": np.mean(bias_hits[name]),
+                       "accuracy on negatives": np.mean([h for h, n in zip(bias_hits[name], is_neg) if n]),
+                       "accuracy on positives": np.mean([h for h, n in zip(bias_hits[name], is_neg) if not n])}
+bias_table = pd.DataFrame(bias_rows).T
+print(f"test: {len(senti_test)} new reviews, {np.mean(is_neg):.0%} negative")
+bias_table.round(2)
+
+# %%
+neg_hits = {k: [h for h, n in zip(v, is_neg) if n] for k, v in bias_hits.items()}
+neg_gap = np.mean(neg_hits["balanced"]) - np.mean(neg_hits["95 % positive"])
+neg_spread = paired_two_se(neg_hits["balanced"], neg_hits["95 % positive"])
+assert bias_table.loc["95 % positive", "steps"] == bias_table.loc["balanced", "steps"]
+assert neg_gap > neg_spread, (neg_gap, neg_spread)
+assert bias_table.loc["95 % positive", "says 'positive' (test)"] > bias_table.loc["balanced", "says 'positive' (test)"]
+says = bias_table["says 'positive' (test)"]
+print(f"✓ same data size and steps: trained on 95 % positive reviews, the model says 'positive' to "
+      f"{says['95 % positive']:.0%} of a balanced test set (balanced training: {says['balanced']:.0%}) and gets "
+      f"{neg_gap:.2f} ± {neg_spread:.2f} fewer negative reviews right")
 
 # %% [markdown]
 # ## 6 · Model-based generation, Self-Instruct style
@@ -267,7 +337,6 @@ meta = si.instruction_examples(n=1600, k=3, seed=0) + si.input_examples(n=1200, 
 print(meta[0].instruction, "\n" + meta[0].input, "\n->", meta[0].output)
 print(meta[-1].instruction, meta[-1].input, "->", meta[-1].output)
 
-base, tokenizer = itlib.load_base()
 generator = copy.deepcopy(base)
 result = tune(generator, tokenizer, meta, epochs=3, seed=0)
 print(f"{len(meta)} examples, {result.steps} steps in {result.seconds:.0f} s, final loss {result.losses[-1]:.2f}")
@@ -304,6 +373,27 @@ for c, t in drifted[:3]:
 print("kept:")
 for p in step2.kept:
     print(f"  [{p.task}] {p.text}")
+
+# %% [markdown]
+# **Drift check on what the filter kept.** ROUGE-L < 0.7 only says that a kept instruction is not a near-copy;
+# it does not say that the instruction still asks for the task it was proposed for. Apply the same ownership test
+# as to the copies: find each kept instruction's nearest template over *all* tasks, and compare with the best
+# template of the task it was proposed for. If the nearest one belongs to another task, the instruction has
+# drifted — and the next step would label its inputs with the wrong task's solver.
+
+# %%
+kept_check = pd.DataFrame([{
+    "asked for": p.task, "kept instruction": p.text,
+    "nearest template": ds.most_similar(p.text, existing)[1],
+    "its task": owner_of[ds.most_similar(p.text, existing)[1]],
+    "ROUGE-L": ds.most_similar(p.text, existing)[0],
+    "best of own task": ds.most_similar(p.text, TASKS[p.task].all_templates())[0],
+} for p in step2.kept])
+kept_check["drifted"] = kept_check["its task"] != kept_check["asked for"]
+kept_drifted = set(kept_check.loc[kept_check["drifted"], "kept instruction"])
+print(f"{len(kept_drifted)} of the {len(kept_check)} kept instructions are closer to a template of ANOTHER task "
+      "than to any of their own")
+kept_check.round(2)
 
 # %% [markdown]
 # **Steps 3–4: inputs, checked with the reference solver.** For each instruction the generator samples four
@@ -352,17 +442,33 @@ print(f"{len(mislabelled)} instances written for drifted near-copies pass the in
 for i in mislabelled[:3]:
     e = i.to_example()
     print(f"  {e.instruction!r} | {e.input!r} -> {e.output!r}   (labelled by the {e.task} solver)")
+kept_mislabelled = [i for i in step4["kept new instructions"].kept if i.instruction in kept_drifted]
+n_kept_examples = len(step4["kept new instructions"].kept)
+print(f"\n{len(kept_mislabelled)} of the {n_kept_examples} examples built from KEPT instructions come from a drifted "
+      "instruction — they passed every filter and would be trained on:")
+def answer_as(task_name, x):
+    try:
+        return repr(TASKS[task_name].solve(x))
+    except Exception:  # the input does not fit that task
+        return "nothing (the input does not fit it)"
+
+
+for i in kept_mislabelled[:4]:
+    e = i.to_example()
+    nearest_task = kept_check.set_index("kept instruction").loc[e.instruction, "its task"]
+    print(f"  {e.instruction!r} | {e.input!r} -> {e.output!r}   (labelled by the {e.task} solver; "
+          f"the instruction reads like {nearest_task}, which would answer {answer_as(nearest_task, e.input)})")
 
 # %% [markdown]
-# What this shows, at the scale of a 0.9 M-parameter model that knows 96 instructions: almost every proposal is
-# a copy or a near-copy of a template it was tuned on, or misspelt, and the filter removes it. Of the few it keeps,
-# read the list above: some are usable new phrasings, others are mixtures of two templates that no longer ask
-# for one clear thing — and pass every check, because the filter catches copies and unknown words, not meaning
-# (Section 3). A few copies belong to *another* task (printed above): when that happens, the inputs written for
-# the instruction are valid for the task it was proposed for, so that task's solver labels them and the example
-# teaches a wrong answer. Writing *inputs* works better: for phrasings it never saw (the held-out templates) most
-# sampled inputs are valid, which gives new training examples for new phrasings. A large model proposes more
-# varied instructions, but the checks stay this shallow.
+# What to read in the tables and lists above (the check below prints the counts): how many proposals were copies
+# or near-copies of a template the generator was tuned on, or misspelt, and removed; which few were kept — some
+# usable new phrasings, others mixtures of two templates that no longer ask for one clear thing, and some that
+# drifted to *another* task — and that all of these pass every check, because the filter catches copies and
+# unknown words, not meaning (Section 3). When an instruction drifts, the inputs written for it are valid for the
+# task it was proposed for, so that task's solver labels them and the example teaches a wrong answer. Writing
+# *inputs* is the easier job: compare the kept share of inputs written for the held-out templates (phrasings the
+# generator never saw) with the others. A large model proposes more varied instructions, but the checks stay
+# this shallow.
 
 # %%
 assert all(ds.most_similar(p.text, existing)[0] < 0.7 for p in step2.kept)          # the filter's promise
@@ -377,6 +483,10 @@ print(f"✓ the filter removed {len(proposals) - counts['kept']} of {len(proposa
       f"(near-)copies); every kept one has ROUGE-L < 0.7 with all {len(existing)} templates; "
       f"{held_share:.0%} of the inputs written for held-out templates are valid; {len(drifted)} copies came "
       "from another task")
+assert kept_drifted and kept_mislabelled, kept_check    # ... and the filter kept drifted instructions
+print(f"✓ the drift check flags {len(kept_drifted)} of the {len(step2.kept)} KEPT instructions (nearest template of "
+      f"another task); {len(kept_mislabelled)} of the {n_kept_examples} examples built from kept instructions are "
+      "labelled by the solver of a task they no longer ask for")
 
 # %% [markdown]
 # ## 7 · Real files: Alpaca JSON and chat `messages` JSONL
@@ -388,7 +498,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from itlib.data import DataError, load_examples, save_examples
+from itlib.data import DataError, Example, load_examples, save_examples
 
 folder = Path(tempfile.mkdtemp())
 sample_examples = make_examples(["sort_ascending", "sentiment", "colour_to_chinese"], n_per_task=2, seed=3)
@@ -403,40 +513,51 @@ assert chat_back[0].instruction == f"{sample_examples[0].instruction}\n\n{sample
 print("✓ both files load back: Alpaca exactly, chat with the input merged into the instruction")
 
 # %% [markdown]
-# **Real human-written data.** When the course repository sits next to the shared data folder, we also read the
-# 175 seed tasks of Self-Instruct. Their records hold a list of `instances` — not the flat Alpaca shape — so the
-# loader refuses them with a message that says so; expanding the instances gives loadable records.
-# (In your own clone this folder does not exist and the cell says so.)
+# **Real human-written data.** The package ships the 175 seed tasks of Self-Instruct (Wang et al., 2022;
+# Apache-2.0 — the licence and a source note sit beside the file in `itlib/assets/self_instruct/`). Their records
+# hold a list of `instances` — not the flat Alpaca shape — so `load_examples` refuses them with a message that
+# says so; `si.seed_task_examples()` expands the instances into one `Example` each.
 
 # %%
-seed_file = Path("../../shared/data/self_instruct_seed_tasks.jsonl")
-seed_instructions = []
-if seed_file.exists():
-    try:
-        load_examples(seed_file)
-    except DataError as err:
-        print("DataError:", err)
-    records = [json.loads(line) for line in seed_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    flat = [{"instruction": r["instruction"], "input": inst["input"], "output": inst["output"],
-             "kind": "classification" if r["is_classification"] else "generation"}
-            for r in records[:8] for inst in r["instances"]]
-    (folder / "seed.jsonl").write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in flat),
-                                       encoding="utf-8")
-    real = load_examples(folder / "seed.jsonl")
-    print(f"\nconverted {len(real)} records, e.g. {real[1].instruction!r} -> {real[1].output[:60]!r}")
-    seed_instructions = [r["instruction"] for r in records]
-else:
-    print(f"{seed_file} not found: skipping the real seed tasks")
+print(si.SEED_TASKS_FILE.relative_to(Path(itlib.__file__).parent))
+try:
+    load_examples(si.SEED_TASKS_FILE)
+except DataError as err:
+    print("DataError:", str(err).replace(str(si.SEED_TASKS_FILE.parent), "…"))
+seed_records = si.load_seed_tasks()
+real = si.seed_task_examples()
+seed_instructions = [r["instruction"] for r in seed_records]
+print(f"\n{len(seed_records)} seed tasks -> {len(real)} examples, e.g. {real[1].instruction!r} -> {real[1].output[:60]!r}")
+(folder / "seed.jsonl").write_text("".join(json.dumps({"instruction": e.instruction, "input": e.input,
+                                                       "output": e.output, "kind": e.kind}, ensure_ascii=False) + "\n"
+                                           for e in real), encoding="utf-8")
+assert load_examples(folder / "seed.jsonl") == [Example(e.instruction, e.input, e.output, kind=e.kind) for e in real]
+print("✓ expanded, they save and load back as plain Alpaca-style records")
+
+# %% [markdown]
+# How do real, human-written instructions compare with the suite's templates? Both are measured **at the same
+# size** — the suite's 128 templates against 128 seed instructions drawn from the 175 (20 draws, mean ± 2 sd):
+# distinct-n, and each instruction's ROUGE-L with its nearest neighbour in its own set.
 
 # %%
-if seed_instructions:
-    Rs = ds.pairwise_rouge_l(seed_instructions)
-    seed_nearest = np.where(~np.eye(len(Rs), dtype=bool), Rs, 0).max(axis=1)
-    diversity.loc["Self-Instruct seeds"] = [
-        ds.distinct_n(seed_instructions, 1), ds.distinct_n(seed_instructions, 2), np.nan, np.nan,
-        seed_nearest.mean(), (seed_nearest >= 0.7).mean()]
-    assert seed_nearest.mean() < nearest.mean() - 0.15   # real instructions are far apart; ours come in pairs
-    print(f"✓ nearest-neighbour ROUGE-L: seeds {seed_nearest.mean():.2f} vs suite {nearest.mean():.2f}")
+Rs = ds.pairwise_rouge_l(seed_instructions)
+rng = np.random.default_rng(0)
+seed_nn, seed_share = [], []
+for _ in range(20):
+    idx = rng.choice(len(seed_instructions), size, replace=False)
+    sub = Rs[np.ix_(idx, idx)]
+    nn = np.where(~np.eye(size, dtype=bool), sub, 0).max(axis=1)
+    seed_nn.append(nn.mean())
+    seed_share.append((nn >= 0.7).mean())
+seed_d1, _ = distinct_at(seed_instructions, 1, size)
+seed_d2, seed_d2_spread = distinct_at(seed_instructions, 2, size)
+diversity.loc[f"Self-Instruct seeds ({size} of {len(seed_instructions)})"] = [
+    seed_d1, seed_d2, np.nan, np.nan, np.mean(seed_nn), np.mean(seed_share)]
+seed_nn_mean, seed_nn_spread = np.mean(seed_nn), 2 * np.std(seed_nn)
+assert seed_nn_mean + seed_nn_spread < nearest.mean()   # real instructions are far apart; ours come in pairs
+print(f"✓ at {size} instructions each, mean nearest-neighbour ROUGE-L: seeds {seed_nn_mean:.2f} ± {seed_nn_spread:.2f} "
+      f"vs suite templates {nearest.mean():.2f}; distinct-2 seeds {seed_d2:.3f} ± {seed_d2_spread:.3f} vs "
+      f"suite {tmpl_d2:.3f}")
 diversity.round(3)
 
 # %% [markdown]
@@ -500,14 +621,16 @@ ex.q3.check(my_kept)
 # %% [markdown]
 # ## Summary and next
 # - **Coverage** is a table (tasks × kinds × difficulty): the suite is balanced per task and level, not per kind.
-# - **Diversity**: distinct-n and ROUGE-L; mirror-image tasks look alike to ROUGE-L, and the data repeats its
-#   instructions far more than the template list suggests.
+# - **Diversity**: distinct-n and ROUGE-L, compared at equal set sizes (distinct-n falls as a set grows); mirror-image
+#   tasks look alike to ROUGE-L, the data repeats its instructions more than the template list suggests, and real
+#   human-written instructions (the shipped Self-Instruct seeds) are further apart than the suite's.
 # - **Difficulty** here is input length; it lengthens some answers and not others.
-# - **Bias**: balanced labels, yet skewed answers (max → 9) and many one-word answers a lazy model can exploit.
+# - **Bias**: balanced labels, yet skewed answers (max → 9) and many one-word answers a lazy model can exploit; a
+#   model tuned on skewed labels carries the skew into its answers (the sentiment run).
 # - **Generation**: rules give exact, unlimited data with limited phrasings; a model gives new phrasings that
 #   must be filtered — ROUGE-L removes copies (and mirror-image instructions), a reference solver (where you
-#   have one) rejects invalid inputs and writes the answers; nothing here checks that a new instruction still
-#   means its task.
+#   have one) rejects invalid inputs and writes the answers; only a separate drift check (nearest template of
+#   which task?) flags a kept instruction that no longer asks for its task.
 # - **Files**: Alpaca JSON and chat JSONL load with one clear error per bad record.
 #
 # **Next:** `03_interactions.ipynb` — one instruction-conditioned backbone for generation, classification and

@@ -49,6 +49,7 @@ from itlib.heads import (
     train_head,
     verbalise,
 )
+from itlib.metrics import paired_two_se, two_se
 from itlib.tasks import get_task, suite_splits
 from itlib.train import collate, fit
 
@@ -91,16 +92,16 @@ pd.DataFrame([{"task": e.task, "kind": e.kind, "instruction": e.instruction, "in
 # suite is a single token, so $\log P(y \mid f(X,I))$ is one entry of the next-token distribution:
 
 # %%
-ex = cls_test[0]
-ids = torch.tensor([prompt_ids(ex, tok)])
+example = cls_test[0]
+ids = torch.tensor([prompt_ids(example, tok)])
 with torch.no_grad():
     next_logp = base(input_ids=ids).logits[0, -1].log_softmax(-1)  # log P(next token | f(X, I))
 by_hand = {}
-for y in get_task(ex.task).labels:
+for y in get_task(example.task).labels:
     (token,) = tok(y, add_special_tokens=False)["input_ids"]  # one token per label word
     by_hand[y] = next_logp[token].item()
-library = label_logprobs(base, tok, [ex])[0]  # the library version: sums over a label's tokens
-print(ex.instruction, "|", ex.input, "| reference:", ex.output)
+library = label_logprobs(base, tok, [example])[0]  # the library version: sums over a label's tokens
+print(example.instruction, "|", example.input, "| reference:", example.output)
 print({y: round(v, 3) for y, v in by_hand.items()}, "-> verbaliser picks", max(by_hand, key=by_hand.get))
 assert all(abs(by_hand[y] - library[y]) < 1e-4 for y in by_hand)
 print("✓ by hand = itlib.heads.label_logprobs")
@@ -113,16 +114,19 @@ majority_f1 = tag_prf(majority_baseline(train, lab_test), refs_lab)["f1"]
 base_verbal = verbalise(base, tok, cls_test)
 base_verbal_acc = exact_match(base_verbal, refs_cls)
 print(f"majority baseline: accuracy {majority_acc:.2f}, tag F1 {majority_f1:.2f}")
-print(f"verbaliser on the untuned base: accuracy {base_verbal_acc:.2f}")
-pd.crosstab(pd.Series([e.task for e in cls_test], name="task"), pd.Series(base_verbal, name="base verbaliser says"))
+print(f"verbaliser on the untuned base: accuracy {base_verbal_acc:.2f} "
+      f"({base_verbal_acc - majority_acc:+.2f} ± {two_se(base_verbal_acc, majority_acc, len(cls_test)):.2f} vs the majority baseline)")
+pd.crosstab(pd.Series(refs_cls, name="reference"), pd.Series(base_verbal, name="base verbaliser says"))
 
 # %% [markdown]
-# The untuned base never saw an instruction, yet as a verbaliser it is well above the majority baseline: this is
-# **zero-shot prompting**. Its corpus has sentences like "The review 'nice fun' is positive." and "Any animal in
-# red 3 fox? yes.", so after a review, the word *positive* or *negative* that fits it is already the likelier
-# continuation — the verbaliser only has to compare the label words, never to produce the format. The table
-# above shows where it still goes wrong, task by task. (GPT-3 made the same observation at a far larger scale:
-# a pretrained LM classifies zero-shot, and instruction tuning then lifts it further.)
+# The untuned base never saw an instruction; compare its verbaliser with the majority baseline (the line above,
+# with its spread). If it is above, that is **zero-shot prompting**: its corpus has sentences like "The review
+# 'nice fun' is positive." and "Any animal in red 3 fox? yes.", so after a review the label word that fits it can
+# already be the likelier continuation — the verbaliser only has to compare the label words, never to produce the
+# format. The table puts each reference label (rows) against what the verbaliser said (columns): the diagonal is
+# right, everything off it is a mistake — read which label it confuses with which. (GPT-3 made the same
+# observation at a far larger scale: a pretrained LM classifies zero-shot, and instruction tuning then lifts it
+# further.)
 #
 # ## Way 1 · Conditional generation
 # Tune the whole LM on all four tasks with the answer-token loss (`itlib.train.fit`, as in notebooks 00–01).
@@ -184,10 +188,10 @@ print(f"answers from the label pair the instruction asks about: {in_label_set:.0
 # alignment for one example: the head is read where the marker is, and only there does a tag carry loss.
 
 # %%
-ex = lab_train[0]
-ids = prompt_ids(ex, tok)
-read = item_positions(ex, tok)
-tags = iter(ex.output.split())
+example = lab_train[0]
+ids = prompt_ids(example, tok)
+read = item_positions(example, tok)
+tags = iter(example.output.split())
 pd.DataFrame({"token": tok.convert_ids_to_tokens(ids)[read[0] - 3: read[-1] + 3],
               "read here": ["▲" if p in read else "" for p in range(read[0] - 3, read[-1] + 3)],
               "tag": [next(tags) if p in read else "" for p in range(read[0] - 3, read[-1] + 3)]}).T
@@ -250,29 +254,29 @@ plt.show()
 nan = float("nan")
 table = pd.DataFrame(
     [
-        ["majority baseline", majority_acc, nan, majority_f1, nan, nan, 0, 0],
-        ["verbaliser, untuned base", base_verbal_acc, nan, nan, nan, nan, 0, 0],
+        ["majority baseline", majority_acc, nan, majority_f1, nan, nan, 0, 0, 0],
+        ["verbaliser, untuned base", base_verbal_acc, nan, nan, nan, nan, 0, 0, 0],
         ["conditional generation", gen["accuracy"], gen_phr["accuracy"], gen["labelling"]["f1"],
-         gen_phr["labelling"]["f1"], gen["exact_match"], lm_fit.steps, 0],
-        ["verbaliser, tuned LM", tuned_verbal_acc, nan, nan, nan, nan, lm_fit.steps, 0],
-        ["classification head", clf_acc, clf_acc_phr, nan, nan, nan, clf_fit.steps,
+         gen_phr["labelling"]["f1"], gen["exact_match"], len(train), lm_fit.steps, 0],
+        ["verbaliser, tuned LM", tuned_verbal_acc, nan, nan, nan, nan, len(train), lm_fit.steps, 0],
+        ["classification head", clf_acc, clf_acc_phr, nan, nan, nan, len(cls_train), clf_fit.steps,
          sum(p.numel() for p in clf.head.parameters())],
-        ["tagging head", nan, nan, tag_scores["f1"], tag_scores_phr["f1"], nan, tag_fit.steps,
+        ["tagging head", nan, nan, tag_scores["f1"], tag_scores_phr["f1"], nan, len(lab_train), tag_fit.steps,
          sum(p.numel() for p in tagger.head.parameters())],
     ],
     columns=["way", "accuracy", "accuracy (new phrasings)", "tag F1", "tag F1 (new phrasings)", "exact match",
-             "training steps", "new parameters"],
+             "training examples", "training steps", "new parameters"],
 ).set_index("way")
 table.round(3).astype(object).where(table.notna(), "–")
 
 # %% [markdown]
-# **What the table shows.** All three ways reach far above the majority baseline on inputs they never saw,
-# and hold up on phrasings they never saw. The heads get there in fewer steps, with a few hundred new
-# parameters, but each does one kind of output; generation handles all four tasks with the LM head it already
-# had, and one tuned LM also serves as a verbaliser. Before tuning, the verbaliser already beats the majority
-# baseline (zero-shot prompting), and tuning the LM lifts it much further.
+# **Reading the table.** Compare every row with the majority baseline, and the new-phrasings columns with the
+# new-inputs ones. Note the budgets: the LM trained on all four tasks (both kinds) for more epochs, each head on
+# its own kind only (columns *training examples* and *training steps*), and each head adds a few hundred
+# parameters while generation reuses the LM head it already had. With this much data the ways may all sit at or
+# near the ceiling, and then the table cannot tell them apart — the next section gives them equal, small budgets.
 #
-# **Check.** The claims above, asserted with wide margins:
+# **Check.** What this section claims, asserted with wide margins (the messages say what was measured):
 
 # %%
 assert base_verbal_acc >= majority_acc + 0.1, (base_verbal_acc, majority_acc)   # zero-shot: above the baseline
@@ -291,45 +295,117 @@ assert f1_parity >= 0.9 and f1_word_type >= 0.9, (f1_parity, f1_word_type)
 print("✓ the instruction decides the label set and the tag set: same input, different tags")
 
 # %% [markdown]
+# ## Equal budgets, little data: where the three ways differ
+# A fair comparison gives every way **the same examples and the same steps**: here 16 examples per task (32 per
+# kind), batches of 4 examples, 4 epochs, the same learning rate — so every run takes exactly the same number of
+# steps. Generation tunes the whole LM on the kind's examples; the classification and tagging heads train on the
+# very same examples. Three draws of the data (and of the heads' initial weights) show how much of a difference
+# is the draw. What to look for: the LM head *already knows* the label words from pretraining, while a new head
+# starts from random weights; and writing a tag sequence means producing the format, the tagging head only picks
+# one of 5 tags per item.
+
+# %%
+import numpy as np
+
+N_PER_TASK, DRAWS = 16, (0, 1, 2)
+rows, hits = [], {"classification": {"generation": [], "classification head": [], "verbaliser (tuned LM)": []},
+                  "labelling": {"generation": [], "tagging head": []}}
+for draw in DRAWS:
+    small = suite_splits(n_train_per_task=N_PER_TASK, n_test_per_task=60, seed=draw, tasks=["classify", "label"])
+    budget = {"epochs": 4, "lr": 2e-3, "batch_tokens": 10**6, "max_batch": 4, "seed": draw, "progress": False}
+    for kind in ("classification", "labelling"):
+        tr, te = of_kind(small["train"], kind), of_kind(small["test_inputs"], kind)
+        refs = [e.output for e in te]
+        lm_small = copy.deepcopy(base)
+        steps_lm = fit(lm_small, tok, tr, fmt="prefix", **budget).steps
+        generated = evaluate(lm_small, tok, te)["predictions"]
+        torch.manual_seed(draw)
+        if kind == "classification":
+            head = SequenceClassifier(copy.deepcopy(base), len(LABELS), LABELS)
+            steps_head = train_head(head, tok, encode_classification(tr, tok, LABELS), **budget).steps
+            preds = {"generation": generated, "classification head": predict_labels(head, tok, te),
+                     "verbaliser (tuned LM)": verbalise(lm_small, tok, te)}
+        else:
+            head = TokenTagger(copy.deepcopy(base), len(TAGS), TAGS)
+            steps_head = train_head(head, tok, encode_tagging(tr, tok, TAGS), **budget).steps
+            preds = {"generation": generated, "tagging head": predict_tags(head, tok, te)}
+        assert steps_lm == steps_head, (steps_lm, steps_head)  # equal steps, equal examples
+        for way, p in preds.items():
+            hits[kind][way] += [float(a.strip() == b.strip()) for a, b in zip(p, refs)]
+            score = tag_prf(p, refs)["f1"] if kind == "labelling" else exact_match(p, refs)
+            rows.append({"draw": draw, "kind": kind, "way": way, "examples": len(tr), "steps": steps_lm,
+                         "score": score})
+small_table = pd.DataFrame(rows).pivot_table(index=["kind", "way"], columns="draw", values="score")
+small_table["mean"] = small_table.mean(axis=1)
+print(f"{N_PER_TASK} examples per task, {rows[0]['steps']} steps for every way; score = accuracy "
+      "(classification) or tag F1 (labelling), on 120 new inputs per kind and draw")
+small_table.round(2)
+
+# %%
+verdicts = {}
+for kind, (a, b) in (("classification", ("generation", "classification head")),
+                     ("labelling", ("tagging head", "generation"))):
+    x, y = hits[kind][a], hits[kind][b]
+    diff, spread = np.mean(x) - np.mean(y), paired_two_se(x, y)
+    verdicts[kind] = (diff, spread)
+    word = "better" if diff > spread else ("worse" if diff < -spread else "no different, within the spread")
+    print(f"{kind}: {a} − {b} = {diff:+.2f} ± {spread:.2f} in exact match over {len(x)} test answers "
+          f"({len(DRAWS)} draws) → {a} is {word}")
+
+# %% [markdown]
+# **Check.** With equal, small budgets the ways no longer tie: on classification, generation (whose LM head
+# already has the label words) is compared with a freshly initialised classification head, and the difference
+# must exceed its paired spread.
+
+# %%
+diff, spread = verdicts["classification"]
+assert diff > spread, verdicts
+print(f"✓ equal data ({2 * N_PER_TASK} examples per kind) and equal steps ({rows[0]['steps']}): generation beats the "
+      f"classification head by {diff:.2f} ± {spread:.2f} in accuracy; with the full data above (LM: {len(train)} "
+      f"examples, {lm_fit.steps} steps; head: {len(cls_train)} examples, {clf_fit.steps} steps) they scored "
+      f"{gen['accuracy']:.2f} / {clf_acc:.2f}")
+
+# %% [markdown]
 # ## Exercises
 
 # %%
-from itlib.exercises import nb03 as ex03
+from itlib.exercises import nb03 as ex
 
-ex03.q1
+ex.q1
 
 # %%
 # def last_index(attention_mask):
 #     ...                      # your code
 last_index = ...  # your function (define it as above, then set `last_index` to it)
-ex03.q1.check(last_index)
+ex.q1.check(last_index)
 
 # %%
-# ex03.q1.hint()
-# ex03.q1.solution()
+# ex.q1.hint()
+# ex.q1.solution()
 
 # %%
-ex03.q2
+ex.q2
 
 # %%
 my_f1 = ...  # a number between 0 and 1
-ex03.q2.check(my_f1)
+ex.q2.check(my_f1)
 
 # %%
-ex03.q3
+ex.q3
 
 # %%
 my_label = ...  # one of "positive", "negative", "so so", "mixed"
-ex03.q3.check(my_label)
+ex.q3.check(my_label)
 
 # %% [markdown]
 # ## Summary and next
 # - One backbone, three readouts: the **LM head** generates the answer (exact match), a **classification
 #   head** on the last hidden state of f(X, I) gives one label (accuracy), a **tagging head** on the items'
 #   hidden states gives one tag each (tag precision / recall / F1).
-# - A **verbaliser** classifies with the LM itself: $\arg\max_y \log P(y \mid f(X, I))$ — already above the
-#   majority baseline before instruction tuning (zero-shot prompting of a pretrained LM), as good as generation
-#   after it.
+# - A **verbaliser** classifies with the LM itself: $\arg\max_y \log P(y \mid f(X, I))$ — compare it with the
+#   majority baseline before tuning (zero-shot prompting) and with generation after it.
+# - A fair comparison needs equal data and steps, and a regime below the ceiling: with little data, a readout
+#   that reuses what pretraining learnt (the LM head and its label words) has a head start over a new one.
 # - The instruction is part of the input the heads read: it chooses which labels and which tags are in play.
 #
 # **Next:** `04_embeddings.ipynb` — turning the instruction itself into a vector $e_I$, and seeing paraphrases
