@@ -49,15 +49,18 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: str | Path, text: str) -> Path:
-    """Write `text` (UTF-8) to `path` so that a crash leaves the old file or the new one, never half
-    of it: a temporary file next to it, flushed to disk, then renamed over `path`."""
+def write_atomically(path: str | Path, data: str | bytes, overwrite: bool = True) -> Path:
+    """Write `data` (text as UTF-8, or bytes) to `path` so that a crash leaves the old file or the new
+    one, never half of it: a temporary file next to it, flushed to disk, then renamed over `path`.
+    With `overwrite=False` an existing file is refused (FileExistsError) instead."""
     path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private (0600); a file the user keeps is normally readable

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from itlib.widgets import StaticHTMLBox, ipywidgets_module
+
 SCALE = (1, 2, 3, 4, 5)
 SCALE_MEANING = {1: "unusable", 2: "mostly wrong", 3: "partly right", 4: "right, small flaw", 5: "exactly right"}
 RATINGS_DIR = Path(__file__).parent / "assets" / "ratings"
@@ -208,20 +210,14 @@ def paired_scores(ratings_a: Iterable[Rating], ratings_b: Iterable[Rating]) -> t
 # ------------------------------------------------------------------------------------- the widget
 
 
-def _widgets():
-    import ipywidgets
-
-    return ipywidgets
-
-
-class RatingWidget(_widgets().VBox):
+class RatingWidget(StaticHTMLBox):
     """Rate answers one by one: the item (instruction, input, answer, reference), a score 1-5
     (`score`, ToggleButtons), a free `comment` (Textarea), and `save_button`, `prev_button`,
     `next_button`. Saving appends to `path` and moves on to the next item. `index` is the current
     item; `status.value` says what happened last; `saved` lists the ratings saved by this widget."""
 
     def __init__(self, items: Sequence[RatingItem], path: str | Path, rater: str):
-        w = _widgets()
+        w = ipywidgets_module()
         super().__init__()
         if not items:
             raise ValueError("RatingWidget needs at least one item to rate")
@@ -305,12 +301,6 @@ class RatingWidget(_widgets().VBox):
         return (item_html(self.item, self.index, len(self.items))
                 + f"<p><i>rating widget: scores 1–5 are saved to {html.escape(str(self.path))}</i></p>")
 
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = repr(self)
-        data["text/html"] = self.static_html()
-        return data
-
     def __repr__(self) -> str:
         return f"RatingWidget({len(self.items)} items, rater={self.rater!r}, path={str(self.path)!r})"
 
@@ -384,13 +374,13 @@ def write_simulated(folder: str | Path = RATINGS_DIR, n_items: int = 40, seed: i
                     overwrite: bool = False) -> list[Path]:
     """Write the simulated raters' files `rater_a.jsonl` and `rater_b.jsonl` into `folder`
     (atomically: a temporary file, then a rename; an existing file only with `overwrite=True`)."""
-    from itlib.viz import write_atomic
+    from itlib.files import write_atomically
 
     _, ratings = simulate_raters(n_items, seed)
     paths = []
     for rater, rows in ratings.items():
         text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
-        paths.append(write_atomic(Path(folder) / f"{rater}.jsonl", text.encode("utf-8"), overwrite=overwrite))
+        paths.append(write_atomically(Path(folder) / f"{rater}.jsonl", text, overwrite=overwrite))
     return paths
 
 

@@ -1,4 +1,4 @@
-"""Looking at attention: the attention explorer widget, and the pure functions behind it.
+"""The attention explorer: a widget to look at attention, layer by layer and head by head.
 
     from itlib.viz import AttentionExplorer
     AttentionExplorer(model, tokenizer, text="...")                  # a causal LM's own heads
@@ -11,7 +11,8 @@ The widget is built from standard ipywidgets only: pictures are matplotlib figur
 bytes in a `widgets.Image`, tokens are `widgets.HTML`. Everything it shows is also Python-side
 state (`.matrix`, `.row`, `.image.value`, `.tokens_view.value`, `.stats`), so it can be tested
 without a browser, and `_repr_mimebundle_` carries a static `text/html` copy (inline PNG + tokens)
-for saved notebooks and renderers that do not run widgets.
+for saved notebooks and renderers that do not run widgets (`itlib.widgets.StaticHTMLBox`).
+The numbers it shows come from `itlib.attention_maps`, the pictures from `itlib.attention_draw`.
 
 Views for a transformer's attention A^(l,h) (rows = query tokens, columns = key tokens):
 - heatmap: one layer's matrix for a head, or the mean / max over heads, causal upper triangle masked;
@@ -29,16 +30,42 @@ from __future__ import annotations
 
 import base64
 import html
-import io
-import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from itlib.attention_draw import (
+    bars_png,
+    colour_for,
+    diverging_colour,
+    grid_png,
+    heading_html,
+    heatmap_png,
+    label_token,
+    png_size,
+    stats_html,
+    tokens_html,
+)
+from itlib.attention_maps import (
+    AttentionUnavailable,
+    as_attention_array,
+    as_numpy,
+    attention_matrices,
+    entropy,
+    reduce_heads,
+    rollout,
+    row_stats,
+    selector_attention,
+    token_strings,
+    top_k,
+)
+from itlib.files import write_atomically
+from itlib.widgets import StaticHTMLBox, ipywidgets_module
+
+# The explorer's own names, and (kept importable from here, as before the split) the functions that
+# notebooks, exercises and older code import from itlib.viz.
 __all__ = [
     "AttentionExplorer", "AttentionUnavailable", "attention_matrices", "colour_for", "diverging_colour",
     "entropy", "heading_html", "label_token", "png_size", "reduce_heads", "rollout", "row_stats", "token_strings",
@@ -52,397 +79,9 @@ PICTURE_MAX_WIDTH = 760  # px: the widest the explorer draws its picture
 # up, "instruction B" included), every other control exactly its label's width
 BOX_STYLE = {"description_width": "120px"}
 LABEL_STYLE = {"description_width": "initial"}
-LOW = np.array([255.0, 255.0, 255.0])  # weight 0: white
-HIGH = np.array([8.0, 69.0, 148.0])  # weight vmax: dark blue
-NEGATIVE = np.array([178.0, 24.0, 43.0])  # diverging scale, negative end: red
 
-EAGER_FIX = ("switch the model to eager attention: `model = itlib.models.with_eager_attention(model)`, or load it "
-             "with `attn_implementation=\"eager\"` (e.g. `itlib.load_base(attention=\"eager\")`)")
 
-
-class AttentionUnavailable(RuntimeError):
-    """The model gives no attention weights (it runs sdpa / flash attention, which never compute them)."""
-
-
-# ============================================================================ pure functions
-
-def as_attention_array(attentions) -> np.ndarray:
-    """Attention weights as a float array of shape (layers, heads, query, key).
-
-    Accepts what `model(..., output_attentions=True).attentions` returns (a tuple of per-layer
-    tensors of shape (batch=1, heads, T, T)), an array / tensor of shape (layers, heads, T, T),
-    (layers, 1, heads, T, T), (heads, T, T) (one layer) or (T, T) (one layer, one head).
-    A batch of more than one sequence is refused: the explorer shows one sequence at a time."""
-    if isinstance(attentions, (tuple, list)):
-        if len(attentions) == 0 or any(a is None for a in attentions):
-            raise AttentionUnavailable(f"the model returned no attention weights; {EAGER_FIX}")
-        layers = [_to_numpy(a) for a in attentions]
-        shapes = {a.shape for a in layers}
-        if len(shapes) != 1:
-            raise ValueError(f"all layers must have the same shape, got {sorted(shapes)}")
-        arr = np.stack(layers)
-    else:
-        arr = _to_numpy(attentions)
-    if arr.ndim == 5:
-        if arr.shape[1] != 1:
-            raise ValueError(f"the attention weights hold a batch of {arr.shape[1]} sequences; the explorer shows one "
-                             f"sequence at a time: pick one, e.g. `[a[i:i + 1] for a in attentions]`")
-        arr = arr[:, 0]
-    elif arr.ndim == 3:
-        arr = arr[None]
-    elif arr.ndim == 2:
-        arr = arr[None, None]
-    elif arr.ndim != 4:
-        raise ValueError(f"attention weights must have shape (layers, heads, T, T) (or a per-layer tuple of "
-                         f"(1, heads, T, T)), got shape {arr.shape}")
-    if arr.shape[-1] != arr.shape[-2]:
-        raise ValueError(f"attention matrices must be square (query x key), got {arr.shape[-2]} x {arr.shape[-1]}")
-    return arr.astype(np.float64)
-
-
-def _to_numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        return x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def reduce_heads(layer: np.ndarray, head: int | str = "mean") -> np.ndarray:
-    """One layer's (heads, T, T) weights -> a (T, T) matrix: head number `head`, or the "mean" or
-    "max" over the heads (element-wise; max rows no longer sum to 1)."""
-    layer = np.asarray(layer)
-    if layer.ndim != 3:
-        raise ValueError(f"expected one layer's weights of shape (heads, T, T), got {layer.shape}")
-    if head == "mean":
-        return layer.mean(axis=0)
-    if head == "max":
-        return layer.max(axis=0)
-    if isinstance(head, (int, np.integer)) and not isinstance(head, bool) and 0 <= head < layer.shape[0]:
-        return layer[int(head)]
-    raise ValueError(f"head must be 'mean', 'max' or a head number 0..{layer.shape[0] - 1}, got {head!r}")
-
-
-def rollout(attentions, upto: int | None = None, head: int | str = "mean") -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema, 2020) through layers 0..`upto` (default: all).
-
-    Per layer, A = the heads' weights reduced by `head` (default the mean); the residual connection
-    is added as Â = (A + I) / 2, rows renormalised to sum to 1; then R = Â_upto @ ... @ Â_1 @ Â_0.
-    R[i, j] is how much of position i's representation at that layer traces back to input token j."""
-    arr = as_attention_array(attentions)
-    upto = arr.shape[0] - 1 if upto is None else upto
-    if not 0 <= upto < arr.shape[0]:
-        raise ValueError(f"upto must be a layer number 0..{arr.shape[0] - 1}, got {upto}")
-    n = arr.shape[-1]
-    result = np.eye(n)
-    for layer in range(upto + 1):
-        a = 0.5 * reduce_heads(arr[layer], head) + 0.5 * np.eye(n)
-        a = a / a.sum(axis=-1, keepdims=True)
-        result = a @ result
-    return result
-
-
-def entropy(row: Sequence[float]) -> float:
-    """Shannon entropy in nats of a row of weights (normalised first; zeros ignored)."""
-    p = np.asarray(row, dtype=np.float64)
-    if p.sum() <= 0:
-        return 0.0
-    p = p / p.sum()
-    p = p[p > 0]
-    return float(-(p * np.log(p)).sum())
-
-
-def top_k(row: Sequence[float], tokens: Sequence[str], k: int = 5, skip: Sequence[int] = ()) -> list[tuple[int, str, float]]:
-    """The k largest weights as (position, token, weight), largest first (ties: earlier first)."""
-    row = np.asarray(row, dtype=np.float64)
-    order = sorted((i for i in range(len(row)) if i not in set(skip)), key=lambda i: (-row[i], i))
-    return [(i, tokens[i], float(row[i])) for i in order[:k]]
-
-
-def row_stats(row: Sequence[float], tokens: Sequence[str], k: int = 5, skip: Sequence[int] = ()) -> dict:
-    """Numbers to read beside a picture: top-k tokens, the row sum, the entropy (nats) and the
-    entropy of a uniform row of the same support, for scale."""
-    row = np.asarray(row, dtype=np.float64)
-    support = int((row > 0).sum())
-    return {"top": top_k(row, tokens, k, skip), "row_sum": float(row.sum()), "entropy": entropy(row),
-            "uniform_entropy": math.log(support) if support else 0.0,
-            "sum_shown": float(sum(row[i] for i in range(len(row)) if i not in set(skip)))}
-
-
-def _hex(rgb: np.ndarray) -> str:
-    r, g, b = (round(float(v)) for v in np.clip(rgb, 0, 255))
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def colour_for(weight: float, vmax: float = 1.0) -> tuple[str, str]:
-    """(background, text) colours for a weight: white at 0, dark blue at `vmax` (linear; clipped),
-    with white text on dark backgrounds."""
-    t = 0.0 if vmax <= 0 or not np.isfinite(weight) else float(np.clip(weight / vmax, 0.0, 1.0))
-    return _hex(LOW + t * (HIGH - LOW)), "#ffffff" if t > 0.55 else "#000000"
-
-
-def diverging_colour(value: float, vmax: float = 1.0) -> tuple[str, str]:
-    """(background, text) colours for a signed value: red below 0, white at 0, blue above."""
-    t = 0.0 if vmax <= 0 or not np.isfinite(value) else float(np.clip(value / vmax, -1.0, 1.0))
-    end = HIGH if t >= 0 else NEGATIVE
-    return _hex(LOW + abs(t) * (end - LOW)), "#ffffff" if abs(t) > 0.55 else "#000000"
-
-
-def token_strings(tokenizer, ids: Sequence[int]) -> list[str]:
-    """The text of each token. A character split over several byte-level tokens (e.g. Chinese) is
-    given to the first of them, the others show "·"."""
-    out: list[str] = []
-    i = 0
-    while i < len(ids):
-        piece = tokenizer.decode([ids[i]])
-        j = i + 1
-        if "\ufffd" in piece:
-            for end in range(i + 2, min(i + 5, len(ids)) + 1):
-                joint = tokenizer.decode(list(ids[i:end]))
-                if "\ufffd" not in joint:
-                    piece, j = joint, end
-                    break
-        out += [piece] + ["·"] * (j - i - 1)
-        i = j
-    return out
-
-
-def label_token(token: str) -> str:
-    """A short visible label for an axis: surrounding spaces dropped, newline as ↵, blank as ␣."""
-    label = token.replace("\n", "↵").replace("\t", "⇥").strip()
-    return label if label else "␣"
-
-
-def tokens_html(tokens: Sequence[str], weights: Sequence[float], vmax: float | None = 1.0,
-                query: int | None = None, hidden: Sequence[int] = (), diverging: bool = False,
-                what: str = "weight", sep: str = "") -> str:
-    """The text, each token shaded by its weight; the exact weight is in the hover `title`.
-
-    `vmax=None` scales colours to the largest shown weight (per row) instead of a fixed 0..1.
-    Tokens in `hidden` are not shaded (their weight stays in the title). Tokens are HTML-escaped.
-    `sep` goes between tokens: "" for a tokenizer's pieces (they carry their own spaces), " " for
-    words (the α explorer's items), so that they do not run together even where styles are stripped."""
-    w = np.asarray(weights, dtype=np.float64)
-    if len(w) != len(tokens):
-        raise ValueError(f"{len(tokens)} tokens but {len(w)} weights")
-    shown = [abs(w[i]) for i in range(len(w)) if i not in set(hidden)]
-    scale = vmax if vmax is not None else (max(shown) if shown and max(shown) > 0 else 1.0)
-    spans = []
-    for i, (tok, x) in enumerate(zip(tokens, w)):
-        if i in set(hidden):
-            bg, fg = "#eeeeee", "#888888"
-        else:
-            bg, fg = diverging_colour(x, scale) if diverging else colour_for(x, scale)
-        border = "outline:2px solid #d62728;" if i == query else ""
-        title = html.escape(f"{i}: {tok!r} {what} {x:.4f}", quote=True)
-        text = html.escape(tok).replace("\n", "↵<br>")
-        spans.append(f'<span title="{title}" style="background:{bg};color:{fg};{border}'
-                     f'padding:1px 0;white-space:pre">{text}</span>')
-    return ('<div style="font-family:monospace;line-height:1.9;font-size:13px">' + sep.join(spans) + "</div>")
-
-
-def heading_html(text_html: str) -> str:
-    """A heading line above shaded tokens: its own block, so the text after it starts a new line."""
-    return f'<div style="margin:6px 0 2px">{text_html}</div>'
-
-
-def attention_matrices(model, input_ids: Sequence[int], eager: bool | str = "auto") -> tuple[np.ndarray, str]:
-    """The model's attention weights for one sequence: (array (layers, heads, T, T), notice).
-
-    A model that runs sdpa (the transformers default) computes no weights: with `eager="auto"` it
-    is switched to eager attention (`itlib.models.with_eager_attention`, which leaves its outputs
-    unchanged) and the notice says so; with `eager=False` an `AttentionUnavailable` error says how."""
-    import torch
-
-    notice = ""
-    ids = torch.as_tensor(input_ids)
-    if ids.dim() == 2:
-        if ids.shape[0] != 1:
-            raise ValueError(f"got a batch of {ids.shape[0]} sequences; the explorer shows one sequence at a time: "
-                             "pass one of them, e.g. `input_ids[0]`")
-        ids = ids[0]
-    impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
-    if impl is not None and impl != "eager":
-        if eager is False:
-            raise AttentionUnavailable(f"the model runs attn_implementation={impl!r}, which gives no attention "
-                                       f"weights; {EAGER_FIX}")
-        from itlib.models import with_eager_attention
-
-        with_eager_attention(model)
-        notice = (f"the model ran attn_implementation={impl!r}, which gives no attention weights: switched it to "
-                  f"'eager' (same outputs) with itlib.models.with_eager_attention(model)")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(input_ids=ids[None].to(device), output_attentions=True)
-    finally:
-        model.train(was_training)
-    attentions = getattr(out, "attentions", None)
-    if not attentions or any(a is None for a in attentions):
-        raise AttentionUnavailable(f"the model returned no attention weights; {EAGER_FIX}")
-    return as_attention_array(attentions), notice
-
-
-# ---------------------------------------------------------------------------- pictures (PNG bytes)
-
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # no pyplot: nothing is shown or kept, only rendered
-
-    return Figure(figsize=(width, height), dpi=100)
-
-
-def figure_png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    """(width, height) in pixels of PNG bytes, read from the IHDR header."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
-        raise ValueError("not PNG bytes")
-    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-
-
-def heatmap_png(matrix: np.ndarray, labels: Sequence[str], query: int | None = None, per_row: bool = False,
-                first: int = 0, title: str = "", causal: bool = True) -> bytes:
-    """A (query x key) heatmap with token labels, the causal upper triangle masked; rows and
-    columns before `first` are left out (the sink); `per_row` scales each row to its own max."""
-    m = np.asarray(matrix, dtype=np.float64)[first:, first:]
-    labels = list(labels)[first:]
-    if per_row:
-        m = m / np.where(m.max(axis=1, keepdims=True) > 0, m.max(axis=1, keepdims=True), 1.0)
-    n = len(labels)
-    masked = np.ma.masked_where(np.triu(np.ones_like(m, dtype=bool), k=1), m) if causal else m
-    size = min(9.0, 2.5 + 0.22 * n)
-    fig = _figure(size + 1.2, size)
-    ax = fig.subplots()
-    cmap = _cmap("Blues")
-    im = ax.imshow(masked, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-    fontsize = 9 if n <= 30 else 7 if n <= 50 else 5
-    ax.set_xticks(range(n), labels, rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(n), labels, fontsize=fontsize)
-    ax.set_xlabel("key (attended to)")
-    ax.set_ylabel("query (attending)")
-    if query is not None and query >= first:
-        q = query - first
-        ax.add_patch(_rectangle((-0.5, q - 0.5), n, 1, edgecolor="#d62728", facecolor="none", linewidth=1.5))
-    fig.colorbar(im, ax=ax, fraction=0.04, label="share of the row's max" if per_row else "attention weight")
-    ax.set_title(title, fontsize=10)
-    return figure_png(fig)
-
-
-def bars_png(values: np.ndarray, labels: Sequence[str], title: str = "", scores: np.ndarray | None = None,
-             diverging: bool = False, ylabel: str = "attention weight", vmax: float | None = None,
-             panels: Sequence[tuple[np.ndarray, str, np.ndarray | None]] | None = None) -> bytes:
-    """Bar chart(s) of weights over tokens. `panels` draws several (values, title, scores) side by
-    side; raw `scores` are written above the bars."""
-    panels = list(panels) if panels is not None else [(values, title, scores)]
-    n = len(labels)
-    fig = _figure(min(14.0, (1.5 + 0.35 * n) * len(panels)) + 0.5, 3.2)
-    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
-    for ax, (vals, ttl, sc) in zip(axes, panels):
-        vals = np.asarray(vals, dtype=np.float64)
-        if diverging:
-            colours = ["#2166ac" if v >= 0 else "#b2182b" for v in vals]
-        else:
-            colours = [colour_for(v, vmax or max(vals.max(), 1e-9))[0] for v in vals]
-        ax.bar(range(n), vals, color=colours, edgecolor="#555555", linewidth=0.5)
-        ax.set_xticks(range(n), labels, rotation=90 if n > 12 else 0, fontsize=9)
-        if diverging:
-            ax.axhline(0, color="#333333", linewidth=0.8)
-        if sc is not None:
-            for i, (v, s) in enumerate(zip(vals, sc)):
-                if np.isfinite(s):
-                    ax.annotate(f"{s:+.1f}", (i, max(v, 0)), textcoords="offset points", xytext=(0, 2),
-                                ha="center", fontsize=7, color="#444444")
-        ax.set_title(ttl, fontsize=10)
-    axes[0].set_ylabel(ylabel)
-    if not diverging:
-        top = vmax or max(max(np.max(p[0]) for p in panels), 1e-9)
-        axes[0].set_ylim(0, top * 1.18)
-    return figure_png(fig)
-
-
-def grid_png(attn: np.ndarray, query: int | None = None, first: int = 0, per_row: bool = False,
-             current: tuple[int, int | str] | None = None) -> bytes:
-    """Every layer x head as a thumbnail (rows: layers, columns: heads); the current one framed."""
-    L, H = attn.shape[:2]
-    fig = _figure(1.6 * H + 0.4, 1.6 * L + 0.3)
-    axes = np.array(fig.subplots(L, H, squeeze=False))
-    cmap = _cmap("Blues")
-    for layer in range(L):
-        for head in range(H):
-            m = attn[layer, head][first:, first:]
-            if per_row:
-                m = m / np.where(m.max(axis=1, keepdims=True) > 0, m.max(axis=1, keepdims=True), 1.0)
-            ax = axes[layer, head]
-            ax.imshow(np.ma.masked_where(np.triu(np.ones_like(m, dtype=bool), k=1), m), cmap=cmap, vmin=0, vmax=1,
-                      interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if query is not None and query >= first:
-                ax.axhline(query - first, color="#d62728", linewidth=0.6, alpha=0.6)
-            ax.set_title(f"L{layer} H{head}", fontsize=8)
-            if current is not None and current[0] == layer and current[1] in (head, "mean", "max"):
-                for spine in ax.spines.values():
-                    spine.set_edgecolor("#d62728")
-                    spine.set_linewidth(2 if current[1] == head else 1)
-    return figure_png(fig)
-
-
-def _cmap(name: str):
-    import matplotlib
-
-    return matplotlib.colormaps[name].with_extremes(bad="#f4f4f4")  # bad = the masked (future) triangle
-
-
-def _rectangle(*args, **kwargs):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(*args, **kwargs)
-
-
-def stats_html(stats: dict, heading: str = "") -> str:
-    """The top-k tokens with their weights, the row sum and the entropy as a small HTML table."""
-    rows = "".join(f"<tr><td>{i}</td><td><code>{html.escape(repr(tok))}</code></td><td>{w:.3f}</td></tr>"
-                   for i, tok, w in stats["top"])
-    extra = ""
-    if abs(stats["sum_shown"] - stats["row_sum"]) > 1e-9:
-        extra = f"<br>sum of the tokens shown: {stats['sum_shown']:.3f}"
-    return (f'<div style="font-size:12px;min-width:210px">{heading}'
-            f'<table><tr><th>pos</th><th>token</th><th>weight</th></tr>{rows}</table>'
-            f"row sum: {stats['row_sum']:.3f}{extra}<br>"
-            f"entropy: {stats['entropy']:.2f} nats (uniform: {stats['uniform_entropy']:.2f})</div>")
-
-
-def write_atomic(path: str | Path, data: bytes, overwrite: bool = False) -> Path:
-    """Write `data` to `path` via a temporary file and a rename; an existing file is only replaced
-    with `overwrite=True`."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-# ============================================================================ the widget
-
-def _widgets():
-    import ipywidgets
-
-    return ipywidgets
-
-
-class AttentionExplorer(_widgets().VBox):
+class AttentionExplorer(StaticHTMLBox):
     """An interactive view of attention weights (see the module docstring for the views).
 
     State worth reading (or testing): `tokens`, `attentions` (layers, heads, T, T) or `alphas`
@@ -497,7 +136,7 @@ class AttentionExplorer(_widgets().VBox):
 
     def _build_controls(self, text, instruction, input, hide_sink, scale) -> None:
         """The controls; every description gets the room its label needs (BOX_STYLE / LABEL_STYLE)."""
-        w = _widgets()
+        w = ipywidgets_module()
         lay = w.Layout
 
         def box(kind, value, description, **layout):
@@ -548,7 +187,7 @@ class AttentionExplorer(_widgets().VBox):
             self._run_model()
 
     def _arrange(self, instruction) -> list:
-        w = _widgets()
+        w = ipywidgets_module()
         column = w.Layout(width="70%", min_width="420px")  # the text boxes' column: wide enough to edit in
         if self.mode == "alpha":
             editors = ([w.VBox([self.instruction_box, self.instruction_b_box, self.input_box], layout=column),
@@ -625,7 +264,7 @@ class AttentionExplorer(_widgets().VBox):
         self._hold = old_hold
 
     def _set_alphas(self, alphas, tokens, scores=None, labels=None) -> None:
-        a = _to_numpy(alphas)
+        a = as_numpy(alphas)
         if a.ndim == 1:
             a = a[None]
         if a.ndim != 2:
@@ -633,7 +272,7 @@ class AttentionExplorer(_widgets().VBox):
         if tokens is None or len(tokens) != a.shape[1]:
             raise ValueError(f"give one token per alpha weight: {a.shape[1]} weights, "
                              f"{None if tokens is None else len(tokens)} tokens")
-        s = None if scores is None else _to_numpy(scores).reshape(a.shape)
+        s = None if scores is None else as_numpy(scores).reshape(a.shape)
         labels = list(labels) if labels is not None else [f"instruction {k}" for k in range(a.shape[0])]
         if len(labels) != a.shape[0]:
             raise ValueError(f"{len(labels)} labels for {a.shape[0]} rows of alpha")
@@ -650,8 +289,8 @@ class AttentionExplorer(_widgets().VBox):
         rows, scores, tokens = [], [], None
         for instruction in instructions:
             tokens, alpha, score = self.compute(instruction, self.input_box.value)
-            rows.append(_to_numpy(alpha))
-            scores.append(_to_numpy(score))
+            rows.append(as_numpy(alpha))
+            scores.append(as_numpy(score))
         self._set_alphas(np.stack(rows), tokens, np.stack(scores), instructions)
 
     def _run_model(self) -> None:
@@ -805,12 +444,6 @@ class AttentionExplorer(_widgets().VBox):
                 f"{self.stats_view.value}</div>"
                 f"{self.tokens_view.value}</div>")
 
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self.__repr__()
-        data["text/html"] = self.static_html()
-        return data
-
     def __repr__(self) -> str:
         size = f"{len(self.tokens)} tokens"
         if self.attentions is not None:
@@ -820,26 +453,11 @@ class AttentionExplorer(_widgets().VBox):
     def save_png(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the current picture as a PNG file (atomically; never over an existing file unless
         `overwrite=True`)."""
-        return write_atomic(path, self.image.value, overwrite)
+        return write_atomically(path, self.image.value, overwrite)
 
     def save_html(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the current picture, tokens and numbers as a standalone HTML page (atomically; never
         over an existing file unless `overwrite=True`)."""
         page = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>attention</title></head><body>"
                 + self.static_html() + "</body></html>")
-        return write_atomic(path, page.encode("utf-8"), overwrite)
-
-
-def selector_attention(selector, instruction: str, text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(tokens, alpha, raw scores) of an `itlib.attention.Selector` for one instruction and input text."""
-    import torch
-
-    from itlib.attention import SelectExample, encode_batch
-
-    items = tuple(text.split())
-    if not items:
-        raise ValueError("the input is empty: give items such as '7 red cat 2 blue'")
-    batch = encode_batch([SelectExample(instruction, items, items[0], "")], selector.vocab)
-    with torch.no_grad():
-        out = selector(batch["items"], batch["item_mask"], batch["words"], batch["word_mask"])
-    return list(items), out.weights[0].numpy(), out.scores[0].numpy()
+        return write_atomically(path, page, overwrite)

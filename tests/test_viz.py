@@ -1,5 +1,5 @@
-"""The attention explorer, headless: set the controls, assert on the Python-side state; and the
-pure functions behind it against hand computations."""
+"""The attention explorer, headless: set the controls, assert on the Python-side state. The pure
+functions behind it are tested in test_attention_maps.py, the drawing in test_attention_draw.py."""
 
 import base64
 import math
@@ -10,22 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from itlib.viz import (
-    AttentionExplorer,
-    AttentionUnavailable,
-    as_attention_array,
-    colour_for,
-    diverging_colour,
-    entropy,
-    label_token,
-    png_size,
-    reduce_heads,
-    rollout,
-    row_stats,
-    token_strings,
-    tokens_html,
-    top_k,
-)
+from itlib.attention_draw import png_size, tokens_html
+from itlib.attention_maps import AttentionUnavailable, rollout
+from itlib.viz import AttentionExplorer
 
 PROMPT = {"instruction": "What is the largest number?", "input": "3 8 5"}
 
@@ -57,91 +44,20 @@ def random_causal(L=2, H=3, T=4, seed=0):
     return a / a.sum(-1, keepdims=True)
 
 
-# ---------------------------------------------------------------------------------- pure functions
-
-def test_rollout_equals_a_hand_computation():
-    attn = random_causal()
-    L, T = attn.shape[0], attn.shape[-1]
-    # by hand: per layer the mean over heads, plus the identity, halved, rows renormalised, multiplied
-    expected = np.eye(T)
-    for layer in range(L):
-        a = np.zeros((T, T))
-        for i in range(T):
-            for j in range(T):
-                a[i, j] = 0.5 * sum(attn[layer, h, i, j] for h in range(attn.shape[1])) / attn.shape[1]
-            a[i, i] += 0.5
-            a[i] /= a[i].sum()
-        expected = a @ expected
-    got = rollout(attn)
-    assert np.allclose(got, expected)
-    assert np.allclose(got.sum(-1), 1.0)
-    assert np.allclose(np.triu(got, 1), 0.0)  # still causal
-    assert np.allclose(rollout(attn, upto=0), 0.5 * attn[0].mean(0) + 0.5 * np.eye(T))
-
-
-def test_reduce_heads_equals_torch_mean_and_max():
-    layer = random_causal()[0]
-    t = torch.tensor(layer)
-    assert np.allclose(reduce_heads(layer, "mean"), t.mean(0).numpy())
-    assert np.allclose(reduce_heads(layer, "max"), t.max(0).values.numpy())
-    assert np.array_equal(reduce_heads(layer, 2), layer[2])
-    with pytest.raises(ValueError, match="head must be"):
-        reduce_heads(layer, 3)
-
-
-def test_colour_mapping():
-    assert colour_for(0.0) == ("#ffffff", "#000000")
-    assert colour_for(1.0) == ("#084594", "#ffffff")
-    assert colour_for(2.0) == colour_for(1.0)  # clipped
-    assert colour_for(0.25, vmax=0.5) == colour_for(0.5)  # per-row scale
-    assert colour_for(0.5)[0] == "#84a2ca"  # halfway between white and #084594
-    assert diverging_colour(-1.0)[0] == "#b2182b" and diverging_colour(1.0)[0] == "#084594"
-    assert diverging_colour(0.0)[0] == "#ffffff"
-
-
-def test_token_html_escapes_and_shows_exact_weights():
-    tokens = ["<s>", ' <b>"x"&', "\n", "y"]
-    out = tokens_html(tokens, [0.5, 0.1234567, 0.0, 0.3765433], query=3)
-    assert "<b>" not in out.replace("<br>", "")  # the token's markup is escaped ...
-    assert "&lt;b&gt;&quot;x&quot;&amp;" in out  # ... and shown as text
-    assert 'title="1: &#x27; &lt;b&gt;&quot;x&quot;&amp;&#x27; weight 0.1235"' in out
-    assert "↵<br>" in out  # a newline token breaks the line
-    assert out.count("outline") == 1  # the query token is marked
-    with pytest.raises(ValueError, match="4 tokens but 3 weights"):
-        tokens_html(tokens, [0.1, 0.2, 0.7])
-
-
-def test_entropy_top_k_and_labels():
-    assert entropy([0.25] * 4) == pytest.approx(math.log(4))
-    assert entropy([1.0, 0.0, 0.0]) == 0.0
-    assert top_k([0.1, 0.5, 0.1, 0.3], list("abcd"), k=3) == [(1, "b", 0.5), (3, "d", 0.3), (0, "a", 0.1)]
-    assert [i for i, *_ in top_k([0.6, 0.1, 0.3], list("abc"), k=2, skip=[0])] == [2, 1]
-    stats = row_stats([0.5, 0.25, 0.25, 0.0], list("abcd"), skip=[0])
-    assert stats["row_sum"] == pytest.approx(1.0) and stats["sum_shown"] == pytest.approx(0.5)
-    assert stats["uniform_entropy"] == pytest.approx(math.log(3))
-    assert label_token(" 8") == "8" and label_token("\n") == "↵" and label_token(" ") == "␣"
-
-
-def test_token_strings_keep_split_characters_together(tokenizer):
-    ids = tokenizer("红色 3", add_special_tokens=False)["input_ids"]
-    strings = token_strings(tokenizer, ids)
-    assert len(strings) == len(ids)
-    assert "".join(s for s in strings if s != "·") == "红色 3"
-
-
-def test_weights_shapes_and_batch_errors():
-    attn = random_causal()
-    per_layer = tuple(torch.tensor(a[None]) for a in attn)  # what output_attentions returns
-    assert np.allclose(as_attention_array(per_layer), attn)
-    assert as_attention_array(attn[0, 0]).shape == (1, 1, 4, 4)
-    batch2 = tuple(torch.tensor(np.stack([a, a])) for a in attn)
-    with pytest.raises(ValueError, match="batch of 2 sequences"):
-        as_attention_array(batch2)
-    with pytest.raises(AttentionUnavailable, match="with_eager_attention"):
-        as_attention_array(())  # what sdpa gives
-
-
 # ---------------------------------------------------------------------------------- the widget
+
+def test_names_imported_from_itlib_viz_before_the_split_still_import():
+    import itlib.attention_draw as draw
+    import itlib.attention_maps as maps
+    import itlib.viz as viz
+
+    for name in ("attention_matrices", "rollout", "reduce_heads", "entropy", "top_k", "row_stats", "token_strings",
+                 "AttentionUnavailable", "as_attention_array", "selector_attention"):
+        assert getattr(viz, name) is getattr(maps, name), name
+    for name in ("colour_for", "diverging_colour", "heading_html", "label_token", "png_size", "tokens_html"):
+        assert getattr(viz, name) is getattr(draw, name), name
+    assert set(viz.__all__) <= set(dir(viz))
+
 
 def test_matrix_is_the_models_attention_for_layer_and_head(explorer, tiny, tokenizer):
     ref = reference_attentions(tiny, tokenizer)
@@ -338,8 +254,6 @@ def test_a_wide_picture_is_scaled_down_at_its_aspect_ratio(explorer):
     w, h = png_size(explorer.image.value)
     width, height = shown_size(explorer)
     assert width == min(w, 760) and height == pytest.approx(width * h / w)
-    with pytest.raises(ValueError, match="not PNG"):
-        png_size(b"GIF89a" + bytes(30))
 
 
 def description_fits(widget) -> bool:
