@@ -6,8 +6,8 @@ decode(encode(text)) == text always holds; BPE then merges frequent byte pairs i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast

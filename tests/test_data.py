@@ -22,7 +22,6 @@ from itlib.data import (
     to_dataset,
     to_messages,
 )
-
 from itlib.selfinstruct import SEED_TASKS_FILE as SEED_TASKS  # shipped in the package
 
 EXAMPLES = [

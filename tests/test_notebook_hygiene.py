@@ -26,7 +26,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
 
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import build
+from nbbuild import build  # noqa: E402
 
 # ------------------------------------------------------------------ (a) no frozen progress bars
 

@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).parent))
 from nbbuild import build
 
-from itlib.files import write_atomically  # noqa: E402
+from itlib.files import write_atomically
 from itlib.progress import headless_env  # light: imports no torch
 
 ROOT = Path(__file__).resolve().parents[1]

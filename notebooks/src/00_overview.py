@@ -18,10 +18,10 @@
 # %%
 import time
 
-import itlib
 import pandas as pd
 import torch
 
+import itlib
 from itlib.evaluate import evaluate, generate
 from itlib.formats import render
 from itlib.pipeline import suite_data

@@ -449,7 +449,7 @@ print(f"\n{len(kept_mislabelled)} of the {n_kept_examples} examples built from K
 def answer_as(task_name, x):
     try:
         return repr(TASKS[task_name].solve(x))
-    except Exception:  # the input does not fit that task
+    except Exception:  # noqa: BLE001 - any error means the input does not fit that task
         return "nothing (the input does not fit it)"
 
 

@@ -133,7 +133,7 @@ print("✓ with attention the model answers (almost) everything; averaging the i
 from itlib.attention import kind_mass, position_mass, predict
 
 rows = []
-for name, task in SELECT_TASKS.items():
+for task in SELECT_TASKS.values():
     same_inputs = [make_example(task, e.items) for e in test]        # same inputs, this instruction
     weights = predict(selector, same_inputs)["weights"]
     rows.append({"instruction": task.phrasings[0], "asks for a": task.kind,

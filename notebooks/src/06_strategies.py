@@ -34,11 +34,11 @@ import math
 import time
 from collections import Counter
 
-import itlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
+import itlib
 from itlib import strategies as S
 from itlib.evaluate import evaluate, exact_matches, generate
 from itlib.formats import render
