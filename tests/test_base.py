@@ -59,6 +59,20 @@ def test_pretrain_reproduces_the_shipped_base(tmp_path):
     assert identical or abs(a - b) / a < 0.02, (a, b)
 
 
+def test_few_examples_on_the_base_beat_the_same_few_from_scratch_quick():
+    """The seed's claim in CI's budget: 128 examples (8 per task, covering every phrasing), 60 steps
+    for both starts; the base is far ahead beyond two standard errors (the full check at N = 256 and
+    150 steps is the slow test below)."""
+    from itlib.experiments import few_examples
+    from itlib.metrics import two_se
+
+    rows = few_examples(ns=(128,), steps=60, n_test_per_task=8)
+    em = {r["start"]: r["exact_match"] for r in rows}
+    n = 16 * 8  # at least 8 test inputs for each of the 16 tasks (fewer n: a wider, more cautious 2 SE)
+    assert em["pretrained base"] - em["from scratch"] > max(0.2, two_se(em["pretrained base"], em["from scratch"], n)), em
+
+
+@pytest.mark.slow
 def test_few_examples_on_the_base_beat_the_same_few_from_scratch():
     """The seed's claim: with N = 256 examples (16 per task, drawn to cover every phrasing) and the
     same steps, the pretrained base tuned on them beats the same architecture trained from scratch on
