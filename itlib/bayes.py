@@ -72,10 +72,23 @@ def weight_decay(model, strength: float) -> torch.Tensor:
     return gaussian_prior(model, 0.0, strength)
 
 
-def l2_sp(model, theta0: dict[str, torch.Tensor], strength: float) -> torch.Tensor:
+def l2_sp(model, theta0: dict[str, torch.Tensor], strength: float, new_strength: float = 0.0) -> torch.Tensor:
     """L2-SP (Li et al., 2018): the Gaussian prior centred at the pretrained weights theta_0,
-    (strength / 2) * sum_i (theta_i - theta0_i)^2. Zero at theta_0."""
-    return gaussian_prior(model, theta0, strength)
+    (strength / 2) * sum_i (theta_i - theta0_i)^2 over the parameters that theta_0 has. Zero at theta_0.
+
+    A parameter the pretrained model did not have (a newly added head, an adapter) has no theta_0 to
+    stay near: as in the paper it is left out of this penalty, or gets the prior at 0 with
+    `new_strength` (plain weight decay, (new_strength / 2) * theta_i^2). At least one trainable
+    parameter must be in theta_0 (else theta_0 was made from another model)."""
+    named = _named(model, True)
+    shared = [(n, p) for n, p in named if n in theta0]
+    if not shared:
+        raise ValueError("no trainable parameter of the model is in theta0: was it made from this model?")
+    total = shared[0][1].new_zeros(())
+    for name, p in shared:
+        total = total + (p - theta0[name].to(p.device, p.dtype)).pow(2).sum()
+    fresh = sum((p.pow(2).sum() for n, p in named if n not in theta0), total.new_zeros(()))
+    return 0.5 * strength * total + 0.5 * new_strength * fresh
 
 
 def ewc(model, theta0: dict[str, torch.Tensor], fisher: dict[str, torch.Tensor], strength: float) -> torch.Tensor:

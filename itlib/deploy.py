@@ -12,8 +12,11 @@
 - `ChatWidget`: ipywidgets chat with the tuned model (same format as tuning), testable headlessly.
 - `measure_latency`: batch-1 latency per answer, tokens/s and batched throughput.
 - `quantize_int8`, `model_size_bytes`, `folder_size_bytes`: CPU int8 dynamic quantisation,
-      W ≈ s · (W_int8 - z),  s = (max W - min W) / 255   (per tensor),
-  activations quantised on the fly at each call; the tied embedding stays float32.
+      W ≈ s · W_int8,  s = max|W| / 127.5,  W_int8 = clamp(round(W / s), -128, 127)
+  (per tensor, symmetric: zero point 0 -- torch's default weight observer for dynamic quantisation);
+  activations are quantised on the fly at each call, asymmetric (affine):
+      x ≈ s_x · (x_uint8 - z_x),  s_x = (max x - min x) / 255;
+  the tied embedding stays float32.
 """
 
 from __future__ import annotations

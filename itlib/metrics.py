@@ -219,3 +219,16 @@ def paired_two_se(a: Sequence[float], b: Sequence[float]) -> float:
         raise ValueError(f"need two equally long score lists of at least 2, got {len(a)} and {len(b)}")
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     return 2 * float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def bootstrap_two_se(statistic, n: int, repeats: int = 1000, seed: int = 0) -> float:
+    """Two standard errors of `statistic(idx)` by the bootstrap: `repeats` resamples of the n item
+    indices with replacement, `statistic` evaluated on each (pass the same idx to every list, so that a
+    difference of two statistics on the same items stays paired); resamples where it is undefined
+    (nan) are skipped."""
+    if n < 2:
+        raise ValueError(f"need at least 2 items, got {n}")
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(repeats)], dtype=float)
+    values = values[np.isfinite(values)]
+    return 2 * float(values.std(ddof=1))

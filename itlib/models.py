@@ -47,7 +47,29 @@ def tiny_gpt2(tokenizer, size: str = "tiny", max_len: int = 256, seed: int = 0, 
     return _build(GPT2LMHeadModel, config, seed)
 
 
-ARCHITECTURES = {"llama": tiny_llama, "gpt2": tiny_gpt2}
+def tiny_local_llama(tokenizer, size: str = "tiny", max_len: int = 256, seed: int = 0, window: int = 16,
+                     **overrides):
+    """The Llama-style model with **sliding-window (local) attention**: position t attends only to the
+    `window` positions t - window + 1 ... t (itself included), a banded causal mask -- the simplest sparse
+    attention pattern. Each layer reaches `window` - 1 tokens further back, so L layers see
+    L · (window - 1) tokens. Everything else (sizes, RMSNorm, rotary positions, SwiGLU) is as in
+    `tiny_llama`; `transformers` calls this architecture Mistral (Llama + a sliding window), so the
+    folder it saves loads with plain `transformers`."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    s = {**SIZES[size], **overrides}
+    config = MistralConfig(
+        vocab_size=len(tokenizer), hidden_size=s["hidden"], num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"], num_key_value_heads=s["heads"], intermediate_size=s["ffn"],
+        head_dim=s["hidden"] // s["heads"], max_position_embeddings=max_len, sliding_window=window,
+        tie_word_embeddings=True, **_special_ids(tokenizer),
+    )
+    return _build(MistralForCausalLM, config, seed)
+
+
+ARCHITECTURES = {"llama": tiny_llama, "gpt2": tiny_gpt2, "llama-local": tiny_local_llama}
 
 
 def build_model(tokenizer, arch: str = "llama", size: str = "tiny", seed: int = 0, **overrides):

@@ -29,6 +29,8 @@ WRONG = {
         (lambda c: 1159, "one-sided"),
         (lambda c: 721, "power term"),
         (lambda c: 74, "squared difference"),
-        (lambda c: 100, "expected about"),
+        (lambda c: 100, "far from the formula"),
+        (lambda c: 1449, "close, but"),  # within 1.5 % of 1471: once accepted
+        (lambda c: 1493, "close, but"),
     ],
 }

@@ -132,7 +132,21 @@ def test_prior_with_a_dict_centre_needs_every_parameter(model):
     theta0 = bayes.snapshot(model)
     theta0.pop(next(iter(theta0)))
     with pytest.raises(KeyError, match="no entry for parameter"):
-        bayes.l2_sp(model, theta0, 1.0)
+        bayes.gaussian_prior(model, theta0, 1.0)
+    with pytest.raises(KeyError, match="no entry for parameter"):
+        bayes.ewc(model, theta0, {n: torch.ones_like(t) for n, t in theta0.items()}, 1.0)
+
+
+def test_l2_sp_leaves_a_new_head_out(model):
+    """A parameter theta_0 does not have (a new head) is left out of L2-SP, or gets weight decay."""
+    theta0 = bayes.snapshot(model)
+    m = copy.deepcopy(model)
+    m.new_head = torch.nn.Linear(4, 3)
+    head = sum(p.pow(2).sum() for p in m.new_head.parameters())
+    assert bayes.l2_sp(m, theta0, 1.0).item() == 0.0
+    assert bayes.l2_sp(m, theta0, 1.0, new_strength=0.4).item() == pytest.approx(0.2 * head.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="no trainable parameter"):
+        bayes.l2_sp(m, {"nothing": torch.zeros(1)}, 1.0)
 
 
 def test_frozen_parameters_are_left_out(model):

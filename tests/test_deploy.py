@@ -202,3 +202,14 @@ def test_exercise_size_formula_matches_the_quantised_base(base):
                                                                  c.num_hidden_layers)
     measured = deploy.model_size_bytes(deploy.quantize_int8(model))
     assert 0 <= measured - nb11.int8_size() < 500  # the scales and zero points
+
+
+def test_int8_weights_are_symmetric_per_tensor(base):
+    """The formula notebook 11 teaches: zero point 0, scale = max|W| / 127.5, round to the nearest step."""
+    model, _ = base
+    q = deploy.quantize_int8(model)
+    for get in (lambda m: m.model.layers[0].self_attn.q_proj, lambda m: m.model.layers[-1].mlp.down_proj):
+        w, qw = get(model).weight.detach(), get(q).weight()
+        assert qw.q_zero_point() == 0
+        assert qw.q_scale() == pytest.approx(w.abs().max().item() / 127.5, rel=1e-6)
+        assert (qw.dequantize() - w).abs().max() <= qw.q_scale() / 2 + 1e-7

@@ -208,16 +208,15 @@ def _check_q3(answer) -> None:
     # the formula with exact or rounded z values (1.96, 0.84), pooled or unpooled variance under H0
     variants = [_n(a, b, pooled) for a, b in ((z_a, z_b), (1.96, 0.84)) for pooled in (True, False)]
     n = math.ceil(variants[0])
+    ceil_variants = {math.ceil(v) for v in variants}
     close = lambda target: abs(value - target) <= 0.015 * target
     if value != int(value):
         if close(n):
             raise Wrong(f"{value:g} users cannot be served: round up to a whole number of users per arm.")
-    elif int(value) in {math.ceil(v) for v in variants}:
+    elif int(value) in ceil_variants:
         return
     elif int(value) in {math.floor(v) for v in variants}:
         raise Wrong("round *up*: rounding down leaves the test just short of the power asked for.")
-    elif close(n):
-        return
     if close(2 * n):
         raise Wrong("that is the total for both arms; the formula gives the users needed *per arm*.")
     if close(_n(z(1 - ALPHA), z_b)):
@@ -228,7 +227,11 @@ def _check_q3(answer) -> None:
                     "true difference only half of the time.")
     if close(variants[0] * abs(P_B - P_A)):
         raise Wrong("divide by the squared difference (p_B - p_A)^2, not by the difference itself.")
-    raise Wrong(f"you gave {value:g}; expected about {n} users per arm. Check the z values (1.96 and 0.84) "
+    if close(n):
+        raise Wrong(f"you gave {value:g}: close, but the formula with z = 1.96 and 0.84 (or their exact values) "
+                    f"gives between {min(ceil_variants)} and {max(ceil_variants)} users per arm. Check p̄ = "
+                    f"(p_A + p_B) / 2 under the square root and the squared difference below it.")
+    raise Wrong(f"you gave {value:g}; that is far from the formula's answer. Check the z values (1.96 and 0.84) "
                 f"and the formula in the notebook.")
 
 

@@ -93,8 +93,10 @@ Work it out with the formula, then compare with `itlib.models.n_params`.
 # ---------------------------------------------------------------------------------------------
 # q2: compute-matched tokens, C ≈ 6 N D
 
-N_SMALL, N_LARGE = 172_352, 557_696  # micro and h128-L2 (the notebook's size sweep)
-D_LARGE = 196_000  # tokens the large model was trained on
+# micro and h128-L2 and the tokens each saw in the notebook's size sweep (its `params` and `tokens`
+# columns); the notebook asserts that these equal its sweep before it asks the question.
+N_SMALL, N_LARGE = 172_352, 557_696
+D_LARGE = 201_546
 
 _Q2_SOLUTION = """
 from itlib.exercises.nb10 import D_LARGE, N_LARGE, N_SMALL
@@ -126,9 +128,9 @@ def _check_q2(answer) -> None:
 q2 = Exercise(
     prompt=f"""
 **Q2. Same tokens or same compute?** Training costs about C ≈ 6·N·D floating-point operations for N
-parameters and D tokens. The size sweep gave every model the same D. The larger model (N = {N_LARGE:,})
-saw D = {D_LARGE:,} tokens. How many tokens must the micro model (N = {N_SMALL:,}) see to use the *same
-compute*? (`ex.N_SMALL`, `ex.N_LARGE`, `ex.D_LARGE`.)
+parameters and D tokens. The size sweep gave every model the same D (its `tokens` column): the widest
+model (N = {N_LARGE:,}) saw D = {D_LARGE:,} tokens. How many tokens must the micro model (N = {N_SMALL:,})
+see to use the *same compute*? (`ex.N_SMALL`, `ex.N_LARGE`, `ex.D_LARGE`: the sweep's numbers.)
 """,
     checker=_check_q2,
     hints=[
