@@ -38,6 +38,7 @@ from itlib.data import Example
 from itlib.evaluate import decode_answer
 from itlib.formats import FORMATS, prompt_ids
 from itlib.models import save_model
+from itlib.widgets import StaticHTMLBox, ipywidgets_module
 
 __all__ = [
     "SERVE_SCRIPT", "ChatWidget", "answer_in_fresh_process", "chat_template_for", "export", "folder_size_bytes",
@@ -327,24 +328,19 @@ def folder_size_bytes(folder: str | Path, pattern: str = "*.safetensors") -> int
 # ============================================================================ chat widget
 
 
-def _widgets():
-    import ipywidgets
-
-    return ipywidgets
-
-
-class ChatWidget(_widgets().VBox):
+class ChatWidget(StaticHTMLBox):
     """Chat with a tuned model: an instruction box, an input box, a send button and an HTML transcript.
 
     Each message is written in the format `fmt` the model was tuned with (one instruction, one
     input, one answer: the model was tuned on single turns, so each turn stands alone). Temperature
     0 is greedy decoding. State worth reading (or testing): `history` (one dict per turn: instruction,
     input, answer, ms, tokens), `transcript.value` (HTML), `last_answer`. `send_message()` is what
-    the button does; `ask(instruction, input)` fills the boxes and sends.
+    the button (and Enter in either box) does: it answers, then empties both boxes, as a chat does;
+    `ask(instruction, input)` fills the boxes and sends.
     """
 
     def __init__(self, model, tokenizer, fmt: str = "prefix", max_new_tokens: int = 32, title: str = "tuned model"):
-        w = _widgets()
+        w = ipywidgets_module()
         self.model, self.tokenizer, self.fmt, self.max_new_tokens = model, tokenizer, fmt, max_new_tokens
         self.history: list[dict] = []
         self.last_answer: str | None = None
@@ -360,6 +356,10 @@ class ChatWidget(_widgets().VBox):
         self.transcript = w.HTML(value=self._render())
         self.send.on_click(self.send_message)
         self.clear.on_click(self.clear_history)
+        with warnings.catch_warnings():  # ipywidgets 8 marks on_submit deprecated, but its replacement
+            warnings.simplefilter("ignore", DeprecationWarning)  # (observe value) also fires on blur
+            self.instruction.on_submit(self.send_message)  # Enter in either box sends, as in a chat
+            self.input.on_submit(self.send_message)
         super().__init__([self.transcript, self.instruction, self.input,
                           w.HBox([self.send, self.clear, self.temperature])])
 
@@ -389,8 +389,9 @@ class ChatWidget(_widgets().VBox):
         stopped = bool(new) and new[-1] == self.tokenizer.eos_token_id
         self.history.append({"instruction": instruction, "input": text, "answer": self.last_answer, "ms": ms,
                              "tokens": len(new), "stopped_at_eos": stopped, "temperature": temperature})
-        self.input.value = ""
+        self.instruction.value = self.input.value = ""  # the sent message is in the transcript now
         self.transcript.value = self._render()
+        self.instruction.focus()
 
     def clear_history(self, _button=None) -> None:
         self.history, self.last_answer = [], None
@@ -411,11 +412,9 @@ class ChatWidget(_widgets().VBox):
             rows.append(f"<div style='color:#c62828'>{html.escape(notice)}</div>")
         return "\n".join(rows)
 
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = repr(self)
-        data["text/html"] = self.transcript.value
-        return data
+    def static_html(self) -> str:
+        """The transcript as HTML: what a saved notebook shows where the widget does not run."""
+        return self.transcript.value
 
     def __repr__(self) -> str:
         return f"ChatWidget({len(self.history)} turns, format={self.fmt!r})"

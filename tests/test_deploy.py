@@ -133,7 +133,7 @@ def test_chat_widget_headless(base):
     expected = generate(model, tok, EXAMPLES[:1])[0]
     assert chat.last_answer == expected and chat.history[0]["answer"] == expected
     assert "7 2 9" in chat.transcript.value and expected.strip().split()[0] in chat.transcript.value
-    assert chat.input.value == ""  # ready for the next message
+    assert chat.input.value == "" and chat.instruction.value == ""  # both boxes ready for the next message
     assert chat.ask(EXAMPLES[1].instruction, EXAMPLES[1].input) == generate(model, tok, EXAMPLES[1:2])[0]
     assert len(chat.history) == 2 and chat.history[1]["tokens"] >= 1
     chat.instruction.value = "   "
@@ -144,6 +144,19 @@ def test_chat_widget_headless(base):
     chat.clear_history()
     assert chat.history == [] and "you:" not in chat.transcript.value
     assert "text/html" in chat._repr_mimebundle_()
+
+
+def test_chat_widget_sends_on_enter_and_starts_empty_after_run_all(base):
+    model, tok = base
+    chat = deploy.ChatWidget(model, tok, fmt="prefix")
+    chat.ask(EXAMPLES[0].instruction, EXAMPLES[0].input)  # what a notebook cell does before the learner types
+    assert chat.instruction.value == "" and chat.input.value == ""  # typing does not append to an old message
+    chat.instruction.value, chat.input.value = EXAMPLES[1].instruction, EXAMPLES[1].input
+    chat.input._submission_callbacks(chat.input)  # what the frontend sends when Enter is pressed in the box
+    assert len(chat.history) == 2 and chat.history[1]["input"] == EXAMPLES[1].input
+    chat.instruction.value = EXAMPLES[0].instruction
+    chat.instruction._submission_callbacks(chat.instruction)
+    assert len(chat.history) == 3
 
 
 def test_quantised_model_generates_and_is_smaller(base):
