@@ -209,7 +209,10 @@ def _check_q3(answer) -> None:
     variants = [_n(a, b, pooled) for a, b in ((z_a, z_b), (1.96, 0.84)) for pooled in (True, False)]
     n = math.ceil(variants[0])
     ceil_variants = {math.ceil(v) for v in variants}
-    close = lambda target: abs(value - target) <= 0.015 * target
+
+    def close(target):
+        return abs(value - target) <= 0.015 * target
+
     if value != int(value):
         if close(n):
             raise Wrong(f"{value:g} users cannot be served: round up to a whole number of users per arm.")

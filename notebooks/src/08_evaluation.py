@@ -28,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import itlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+import itlib
 from itlib.data import Example
 from itlib.evaluate import evaluate, normalise
 from itlib.metrics import paired_two_se, two_se
@@ -301,10 +301,14 @@ for (i, j), v in np.ndenumerate(table.values):
 ax.set_xticks(range(5), SCALE); ax.set_yticks(range(5), SCALE)
 ax.set_xlabel("rater B"); ax.set_ylabel("rater A"); ax.set_title("same item, two raters")
 plt.show()
+gaps = [abs(x - y) for x, y in zip(a, b) if x != y]
+print(f"{len(gaps)} of {n} items get different scores; {sum(g == 1 for g in gaps)} of those differ by one point "
+      f"(next to the diagonal), {sum(g >= 2 for g in gaps)} by two or more")
 
 # %% [markdown]
-# Most disagreements sit next to the diagonal (4 vs 5, 2 vs 3): the raters agree on the ranking, not on the exact
-# number, which the weighted kappas reward. How do the ratings relate to exact match?
+# Look at where the disagreements sit. Cells next to the diagonal (4 vs 5, 2 vs 3) mean the raters agree on the
+# ranking but not on the exact number — that is what the weighted kappas reward and the unweighted one does not.
+# How do the ratings relate to exact match?
 
 # %%
 kinds = []

@@ -396,9 +396,9 @@ print(f"  not asserted: {(drop > 0).mean():.0%} of the phrasings improve; median
 # instead of 1, the loss on a held-out phrasing falls on average, by more than two (paired) standard errors.
 # That is all the check asks, because it is what held on every run we made (seeds, thread counts and CPUs —
 # whose arithmetic differs in the last digits, so training takes a slightly different path). One seed alone was
-# not enough: its drop (0.43–0.80 over six runs) sometimes fell short of its two standard errors (≈ 0.4);
-# averaging two seeds halves the chance part. What is printed but not asserted moved between runs: the share of
-# phrasings that improve (59–84 %), the median and the spread (IQR); and the single worst phrasing seldom
+# not enough: on some runs its drop fell short of its own two standard errors; averaging two seeds halves the
+# chance part. What is printed but not asserted moved between runs: the share of phrasings that improve, the
+# median and the spread (IQR); and the single worst phrasing seldom
 # improves — a phrasing unlike any training template stays hard. T0 reported its gain on the median over
 # prompts, with far more prompts and inputs than 32 phrasings × 9 inputs. Mean exact match over phrasings rises
 # too (printed), but with 9 inputs per phrasing it is coarse.

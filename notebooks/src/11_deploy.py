@@ -7,7 +7,8 @@
 # 2. read a generation config: EOS, `max_new_tokens`, greedy vs sampling (temperature, top-p) — and show what
 #    goes wrong without EOS;
 # 3. chat with the model in a widget and measure latency per answer, tokens/s and batched throughput;
-# 4. quantise it to int8 on the CPU and weigh size, speed and exact match before vs after.
+# 4. quantise it to int8 on the CPU and weigh size, speed and exact match before vs after;
+# 5. tune the same base with TRL's `SFTTrainer` and check that it puts the loss on the same tokens as this course.
 #
 # **The idea.** Deployment is the last step of *collect → represent → fine-tune → evaluate → deploy*. What ships
 # is not only the weights θ but also the *decoding rule*: how the next token $y_t$ is chosen from
@@ -375,6 +376,97 @@ print(f"✓ int8 weights symmetric (zero point 0, scale = max|W|/127.5); {size_q
 # cache, there is nothing to gain, so this course does not install them.
 
 # %% [markdown]
+# ## 5 · From itlib to TRL
+# After this course the tool you will most likely reach for is **TRL** (Transformer Reinforcement Learning), Hugging
+# Face's library for post-training, and its `SFTTrainer` (supervised fine-tuning: instruction tuning is its first
+# use). It is a `transformers.Trainer` that takes a `datasets.Dataset` of records, tokenises them with the model's
+# tokenizer, and writes a `labels` column: the token id where the loss counts and **-100** where it does not. The
+# model shifts the labels itself (the logits at position $t-1$ predict the label at $t$), which is exactly how
+# `itlib.train.masked_nll` reads `loss_mask`. So the only question is whether the same tokens carry loss:
+#
+# | itlib format | TRL record | `SFTConfig` option | loss on |
+# |---|---|---|---|
+# | `"prefix"` | `{"prompt": f(X, I), "completion": Y}` | `completion_only_loss=True` | Y and EOS |
+# | `"chat"` | `{"messages": [user, assistant, …]}` | `assistant_only_loss=True` | every `{% generation %}` block of the chat template: each assistant reply and its EOS |
+#
+# Two details make them agree. TRL appends the tokenizer's EOS to a completion, but it adds a BOS only if the
+# tokenizer does so on its own, and ours does not — so `itlib.sft.to_trl_records` writes the BOS into the prompt.
+# And `assistant_only_loss` needs a chat template that marks the assistant's part with `{% generation %}`; the
+# course tokenizer's template has one, around the reply *and* its EOS, so the model learns to stop.
+#
+# Below, TRL prepares 40 suite examples in each format, its own data collator makes the batches, and every
+# sequence is compared with `itlib.formats.render` token for token. To see that the comparison can fail, it is run
+# once more with TRL's mask moved one token to the right (the classic off-by-one of label shifting).
+
+# %%
+import copy
+
+import pandas as pd
+
+import itlib
+from itlib.metrics import two_se
+from itlib.pipeline import suite_data
+from itlib.sft import TRL_OPTION, compare_masks, compare_with_trl
+
+trl_base, trl_tok = itlib.load_base()
+forty = suite_data(n_train_per_task=3, n_test_per_task=1, seed=0)["train"][:40]
+mask_rows = []
+for fmt in ("prefix", "chat"):
+    for shift in (0, 1):
+        r = compare_masks(copy.deepcopy(trl_base), copy.deepcopy(trl_tok), forty, fmt, shift=shift)
+        mask_rows.append({"format": fmt, "TRL option": r["option"], "TRL mask shifted by": shift,
+                          "same ids": r["same_ids"], "same mask": r["same_mask"], "of": r["n"]})
+        if shift == 0:
+            print(f"{fmt}: {r['same']} of {r['n']} sequences identical to render's (ids and mask) "
+                  f"with {r['option']}=True")
+masks = pd.DataFrame(mask_rows)
+masks
+
+# %% [markdown]
+# ### The same tuning run, twice
+# Now tune the shipped base on the same suite data with both trainers: `itlib.train.fit` and `SFTTrainer` with
+# `completion_only_loss`, on the same budget — the same examples, passes, peak learning rate, batch size (length-grouped
+# on both sides), AdamW settings, clipping, warm-up and cosine schedule, fp32. What is *not* the same is the order in
+# which each trainer draws the batches, so the two runs are two samples of the same recipe, not one run twice.
+# Look at: exact match on the held-out inputs against the untuned base's, and the seconds each takes (TRL's include
+# preparing the dataset, itlib's include rendering it).
+
+# %%
+side = compare_with_trl(n_train_per_task=60, epochs=2, lr=3e-3, batch_size=16, fmt="prefix", seed=0)
+side_table = pd.DataFrame([{k: run[k] for k in ("trainer", "steps", "seconds", "final_loss", "exact_match")}
+                           for run in side["runs"]]).set_index("trainer")
+side_table.loc["untuned base", "exact_match"] = side["base_exact_match"]
+ours, theirs = side["runs"]
+n_test = side["n_test"]
+gap = theirs["exact_match"] - ours["exact_match"]
+spread = two_se(ours["exact_match"], theirs["exact_match"], n_test)
+print(f"{side['n_train']} training examples, {ours['steps']} steps each; exact match on {n_test} held-out inputs: "
+      f"untuned base {side['base_exact_match']:.3f}, itlib {ours['exact_match']:.3f} in {ours['seconds']:.1f} s, "
+      f"TRL {theirs['exact_match']:.3f} in {theirs['seconds']:.1f} s")
+print(f"TRL minus itlib: {gap:+.3f}, two standard errors of the difference on {n_test} test inputs: {spread:.3f} -> "
+      + ("the two runs are within the test set's noise of each other" if abs(gap) <= spread else
+         f"the {'TRL' if gap > 0 else 'itlib'} run is ahead on this test set; that says these two models differ, "
+         "not that one trainer is better (each run is one draw of the batch order)"))
+side_table.round(3)
+
+# %% [markdown]
+# **Check.** TRL's labels equal `render`'s loss mask on all 40 examples in both formats, and no sequence survives the
+# one-token shift, so the comparison can tell them apart. Both trainers learn: each run's exact match is above the
+# untuned base's by more than two standard errors. Which of the two is ahead is not asserted — it changes with the
+# seed and the batch order.
+
+# %%
+for row in mask_rows:
+    if row["TRL mask shifted by"] == 0:
+        assert row["same ids"] == row["same mask"] == row["of"] == 40, row
+    else:
+        assert row["same ids"] == 40 and row["same mask"] == 0, row
+for run in side["runs"]:
+    assert run["exact_match"] - side["base_exact_match"] > two_se(run["exact_match"], side["base_exact_match"], n_test), run
+print(f"✓ TRL's loss masks equal itlib's on 40 of 40 examples ({', '.join(TRL_OPTION.values())}); "
+      f"both trainers beat the untuned base by more than 2 SE")
+
+# %% [markdown]
 # ## Exercises
 
 # %%
@@ -415,6 +507,9 @@ ex.q3.check(top_p_filter)
 #   weights symmetrically in 1 byte instead of 4 (scale max|W|/127.5, zero point 0), and the check bounds what it
 #   costs in exact match. Whether it is faster depends on the CPU and the model's size: measure it, as the ratios
 #   printed above do for this run. 4-bit weights and QLoRA take the same idea further, on GPUs.
+# - The field's standard trainer, TRL's `SFTTrainer`, puts the loss on exactly the tokens `itlib.formats.render`
+#   marks (`completion_only_loss` for prompt–completion records, `assistant_only_loss` for chat messages), so what
+#   you learnt here carries over: `itlib.sft.to_trl_records` turns the course's examples into its records.
 #
 # **Next:** that closes the pipeline. Go back to `08_evaluation.ipynb` to iterate (error analysis → new data →
 # tune again), or run the pipeline on your own data with the `itlib` command line and ship the folder it writes.
