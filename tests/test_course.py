@@ -62,3 +62,14 @@ def test_instructor_notes_cover_every_notebook():
         assert name[:2] in re.findall(r"^#+ .*?(\d\d)", notes, re.M), f"no section for {name}"
     for plan in ("1-day", "1-week"):
         assert plan in notes
+
+
+def test_course_table_finds_every_way_of_importing_a_module():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from course_table import itlib_modules
+
+    code = ("import itlib\nfrom itlib import deploy\nfrom itlib import (bayes,\n    strategies as S)\n"
+            "from itlib.data import Example\nitlib.metrics.two_se(0.5, 0.4, 10)\nmodel, tok = itlib.load_base()\n")
+    assert itlib_modules(code) == {"bayes", "data", "deploy", "metrics", "strategies"}

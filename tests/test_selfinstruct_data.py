@@ -46,12 +46,6 @@ def test_bad_seed_file_names_file_record_and_field(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["00_overview", "01_formats", "02_data", "03_interactions"])
-def test_notebook_reads_nothing_outside_the_repository(name):
-    text = (ROOT / "notebooks" / "src" / f"{name}.py").read_text(encoding="utf-8")
-    assert "shared/" not in text and not re.search(r"""["']\.\./""", text), name
-
-
-@pytest.mark.parametrize("name", ["00_overview", "01_formats", "02_data", "03_interactions"])
 def test_exercise_alias_is_ex_and_no_other_ex(name):
     text = (ROOT / "notebooks" / "src" / f"{name}.py").read_text(encoding="utf-8")
     nb = name[:2]

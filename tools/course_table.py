@@ -48,7 +48,9 @@ def itlib_modules(code: str) -> set[str]:
     """The itlib modules a notebook's code uses: `from itlib.X import ...`, `import itlib.X`,
     `from itlib import X, Y` (where X is a module, not a function such as `load_base`) and `itlib.X.` calls."""
     found = set(re.findall(r"(?:from|import) itlib\.(\w+)", code)) | set(re.findall(r"\bitlib\.(\w+)\.", code))
-    for names in re.findall(r"from itlib import \(?([\w ,\n]+)\)?", code):
+    imports = re.findall(r"^\s*from itlib import \(([^)]*)\)", code, re.M)
+    imports += re.findall(r"^\s*from itlib import ([\w ,]+)$", code, re.M)
+    for names in imports:
         found |= {n.split(" as ")[0].strip() for n in names.split(",") if n.strip()}
     return {m for m in found if (ROOT / "itlib" / f"{m}.py").exists() or (ROOT / "itlib" / m).is_dir()}
 
