@@ -7,10 +7,9 @@ Every answer inside a sentence is computed by the task's reference solver, so it
 
 Each skill is told in about ten phrasings, some in the words instructions use ("in ascending order",
 "in reverse order", "the maximum of") though never an instruction template, and a third of the time
-the answer starts a new line. Both matter for the few-examples claim: with three phrasings per skill
-and answers only mid-sentence, the base knew every skill in prose yet tuned on 64 examples no better
-than a model from scratch (0.10 vs 0.10 exact match); with this corpus, 0.27 vs 0.10 on a random
-draw of 64 and 0.34 vs 0.10 on one that covers every phrasing (benchmarks/few_examples.json).
+the answer starts a new line. Both matter for the few-examples claim (what a base tuned on a few
+examples learns, against a model from scratch): benchmarks/few_examples.py measures it, and the README
+reports it.
 """
 
 from __future__ import annotations

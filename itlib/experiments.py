@@ -440,7 +440,7 @@ def few_examples(ns=(16, 64, 256), steps: int = 150, seed: int = 0, n_test_per_t
     (`covering_sample`), `"random"` draws them uniformly. Returns one row per (N, draw, start), with
     exact match overall and by difficulty.
     The defaults (about 150 steps at lr 1e-3) suit the base: many more steps over so few examples
-    overfit them (400 steps at 2e-3 gave 0.70 instead of 0.80 at N = 256)."""
+    overfit them (benchmarks/few_examples.py and the README hold the measurements)."""
     import itlib
     from itlib.models import build_model
 
