@@ -17,7 +17,7 @@ power 1 - β (the pooled z-test; p̄ = (p_A + p_B) / 2):
 
     n = ( z_{1-α/2} sqrt(2 p̄ (1 - p̄)) + z_{1-β} sqrt(p_A (1 - p_A) + p_B (1 - p_B)) )² / (p_B - p_A)²
 
-`simulated_power` and `coverage` check these formulas by repeating the experiment many times.
+`simulated_power` and `interval_coverage` check these formulas by repeating the experiment many times.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def simulated_power(p_a: float, p_b: float, n: int, alpha: float = 0.05, repeats
     return float(np.mean(p < alpha))
 
 
-def coverage(p_a: float, p_b: float, n: int, level: float = 0.95, repeats: int = 2000, seed: int = 0,
+def interval_coverage(p_a: float, p_b: float, n: int, level: float = 0.95, repeats: int = 2000, seed: int = 0,
              method: str = "wald") -> float:
     """Share of `repeats` simulated A/B tests whose interval for p_B - p_A covers the true difference."""
     k_a, k_b = _repeat(p_a, p_b, n, repeats, seed)

@@ -40,7 +40,7 @@ __all__ = [
     "SelectVocab",
     "Selector",
     "TrainResult",
-    "accuracy",
+    "selector_accuracy",
     "encode_batch",
     "instruction_attention",
     "item_positions",
@@ -437,7 +437,7 @@ def _predict(model, examples, batch_size) -> dict:
     return {"answers": answers, "weights": weights, "scores": scores}
 
 
-def accuracy(model: Selector, examples: Sequence[SelectExample]) -> float:
+def selector_accuracy(model: Selector, examples: Sequence[SelectExample]) -> float:
     """Share of examples whose predicted answer item is right."""
     answers = predict(model, examples)["answers"]
     return sum(a == ex.answer for a, ex in zip(answers, examples)) / max(len(examples), 1)

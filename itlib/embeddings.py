@@ -645,7 +645,7 @@ def fit_classifier(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: 
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> float:
+def classifier_accuracy(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> float:
     """Share of rows whose arg-max class is the target (= exact match for one-token answers)."""
     model.eval()
     return float((model(*inputs).argmax(-1) == targets).float().mean())

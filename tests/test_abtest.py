@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from itlib.abtest import (
-    coverage,
     diff_interval,
+    interval_coverage,
     power,
     sample_size,
     satisfaction_rate,
@@ -54,7 +54,7 @@ def test_wald_difference_by_hand():
 @pytest.mark.parametrize("method", ["wald", "newcombe"])
 @pytest.mark.parametrize("p_a,p_b,n", [(0.5, 0.55, 400), (0.3, 0.4, 200), (0.7, 0.72, 2000)])
 def test_interval_covers_the_true_difference_about_95_percent(p_a, p_b, n, method):
-    cov = coverage(p_a, p_b, n, repeats=4000, seed=1, method=method)
+    cov = interval_coverage(p_a, p_b, n, repeats=4000, seed=1, method=method)
     assert 0.935 <= cov <= 0.965, cov  # 4000 repeats: standard error of the share ~0.0035
 
 

@@ -286,7 +286,7 @@ def test_fit_classifier_learns_a_separable_problem():
     model = torch.nn.Linear(2, 2)
     losses = E.fit_classifier(model, (x,), y, epochs=20, batch_size=32, lr=0.05, seed=0)
     assert losses[-1] < 0.5 * losses[0]
-    assert E.accuracy(model, (x,), y) > 0.95
+    assert E.classifier_accuracy(model, (x,), y) > 0.95
 
 
 def test_conditioned_gru_training_reduces_the_loss():

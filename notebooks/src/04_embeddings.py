@@ -438,7 +438,7 @@ for name, v in variants.items():
                              use_instruction=v["use_instruction"], word_dropout=0.25)
     X, y = E.encode_examples(data["train"], encoder, DIGITS, DIGITS)
     curves[name] = E.fit_classifier(model, X, y, epochs=10, batch_size=128, lr=3e-3, seed=0)
-    scores[name] = {split: E.accuracy(model, *E.encode_examples(data[split], encoder, DIGITS, DIGITS))
+    scores[name] = {split: E.classifier_accuracy(model, *E.encode_examples(data[split], encoder, DIGITS, DIGITS))
                     for split in ("test_inputs", "test_templates")}
     models[name] = model
     print(f"{name:30s} {time.time() - t0:4.1f} s  {scores[name]}")

@@ -101,14 +101,14 @@ pd.DataFrame([{"instruction": e.instruction, "input": " ".join(e.items), "answer
 # $c = \frac1n\sum_i h_i$ (and is given $e_I$ next to it, so it at least knows what was asked).
 
 # %%
-from itlib.attention import accuracy, train_selector
+from itlib.attention import selector_accuracy, train_selector
 
 vocab = SelectVocab()
 selector = Selector(vocab, d=32, pool="attention", seed=0)
 baseline = Selector(vocab, d=32, pool="mean", seed=0)
 run_attention = train_selector(selector, train, epochs=20, lr=1e-2, batch_size=128, seed=0)
 run_mean = train_selector(baseline, train, epochs=20, lr=1e-2, batch_size=128, seed=0)
-acc_attention, acc_mean = accuracy(selector, test), accuracy(baseline, test)
+acc_attention, acc_mean = selector_accuracy(selector, test), selector_accuracy(baseline, test)
 print(f"{run_attention.steps} steps each; {run_attention.seconds:.0f} s + {run_mean.seconds:.0f} s")
 print(f"test accuracy: instruction attention {acc_attention:.3f}, mean pooling {acc_mean:.3f}")
 

@@ -603,7 +603,15 @@ print(f"all tasks, new inputs ({len(test)} items): {before[all_in]:.3f} -> {phr[
 # $$n = \frac{\Big(z_{1-\alpha/2}\sqrt{2\bar p(1-\bar p)} + z_{1-\beta}\sqrt{p_A(1-p_A) + p_B(1-p_B)}\Big)^2}{(p_B - p_A)^2}.$$
 
 # %%
-from itlib.abtest import coverage, power, sample_size, satisfaction_rate, simulate_ab, simulated_power, z_test
+from itlib.abtest import (
+    interval_coverage,
+    power,
+    sample_size,
+    satisfaction_rate,
+    simulate_ab,
+    simulated_power,
+    z_test,
+)
 
 pool = splits["test_inputs"] + splits["test_templates"]
 answers_b = evaluate(candidate, tokenizer, pool)["predictions"]
@@ -658,7 +666,7 @@ sizes = sorted({max(20, n_needed // 8), n_needed // 4, n_needed // 2, n_needed, 
 power_table = pd.DataFrame({"users per arm": sizes,
                             "power (formula)": [power(p_a, p_b, m) for m in sizes],
                             "power (simulated)": [simulated_power(p_a, p_b, m, repeats=2000, seed=1) for m in sizes]})
-cover = coverage(p_a, p_b, n_needed, repeats=2000, seed=2)
+cover = interval_coverage(p_a, p_b, n_needed, repeats=2000, seed=2)
 ax = power_table.plot(x="users per arm", y=["power (formula)", "power (simulated)"], marker="o", logx=True,
                       figsize=(6, 3), title="power of the A/B test")
 ax.axhline(0.8, color="grey", ls=":")
