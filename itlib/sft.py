@@ -195,7 +195,6 @@ def compare_with_trl(n_train_per_task: int = 60, n_test_per_task: int = 30, epoc
     import itlib
     from itlib.evaluate import evaluate, exact_matches
     from itlib.pipeline import suite_data
-    from itlib.train import fit
 
     _check_fmt(fmt)
     previous_threads = torch.get_num_threads()
@@ -213,35 +212,44 @@ def compare_with_trl(n_train_per_task: int = 60, n_test_per_task: int = 30, epoc
 
         base_em, _ = scored(base)
         runs = []
-
-        model = copy.deepcopy(base)
-        t0 = time.perf_counter()
-        longest = max(len(render(ex, tok, fmt).input_ids) for ex in train)
-        result = fit(model, tok, train, fmt=fmt, epochs=epochs, lr=lr, batch_tokens=batch_size * longest,
-                     max_batch=batch_size, warmup=0.05, clip=1.0, seed=seed, device="cpu", precision="fp32",
-                     progress=progress)
-        seconds = time.perf_counter() - t0
-        em, correct = scored(model)
-        runs.append({"trainer": "itlib.train.fit", "steps": result.steps, "seconds": seconds,
-                     "final_loss": result.losses[-1], "exact_match": em, "correct": correct})
-
-        model = copy.deepcopy(base)
-        tok_trl = copy.deepcopy(tok)  # the trainer may change the tokenizer (pad token); keep ours as it is
-        with tempfile.TemporaryDirectory(prefix="itlib-trl-") as tmp:
-            t0 = time.perf_counter()
-            trainer = make_trainer(
-                model, tok_trl, train, fmt, tmp, num_train_epochs=epochs, learning_rate=lr,
-                per_device_train_batch_size=batch_size, **_length_grouped(),
-                lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
-                warmup_steps=0.05, weight_decay=0.0, adam_beta1=0.9, adam_beta2=0.95, max_grad_norm=1.0,
-                optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=1, disable_tqdm=not progress)
-            out = trainer.train()
-            seconds = time.perf_counter() - t0
-        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        model.eval()
-        em, correct = scored(model)
-        runs.append({"trainer": "trl.SFTTrainer", "steps": out.global_step, "seconds": seconds,
-                     "final_loss": losses[-1] if losses else float("nan"), "exact_match": em, "correct": correct})
+        for name, tune in (("itlib.train.fit", _tune_with_itlib), ("trl.SFTTrainer", _tune_with_trl)):
+            model = copy.deepcopy(base)
+            steps, seconds, final_loss = tune(model, tok, train, fmt, epochs, lr, batch_size, seed, progress)
+            model.eval()
+            em, correct = scored(model)
+            runs.append({"trainer": name, "steps": steps, "seconds": seconds, "final_loss": final_loss,
+                         "exact_match": em, "correct": correct})
     finally:
         torch.set_num_threads(previous_threads)
     return {"fmt": fmt, "n_train": len(train), "n_test": len(test), "base_exact_match": base_em, "runs": runs}
+
+
+def _tune_with_itlib(model, tok, train, fmt, epochs, lr, batch_size, seed, progress) -> tuple[int, float, float]:
+    """`itlib.train.fit` with TRL's budget: `batch_size` examples a step (length-grouped), warm-up 5 %,
+    clipping at 1, fp32 on the CPU. Returns (steps, seconds including rendering, final loss)."""
+    from itlib.train import fit
+
+    t0 = time.perf_counter()
+    longest = max(len(render(ex, tok, fmt).input_ids) for ex in train)
+    result = fit(model, tok, train, fmt=fmt, epochs=epochs, lr=lr, batch_tokens=batch_size * longest,
+                 max_batch=batch_size, warmup=0.05, clip=1.0, seed=seed, device="cpu", precision="fp32",
+                 progress=progress)
+    return result.steps, time.perf_counter() - t0, result.losses[-1]
+
+
+def _tune_with_trl(model, tok, train, fmt, epochs, lr, batch_size, seed, progress) -> tuple[int, float, float]:
+    """`trl.SFTTrainer` on the same budget as `_tune_with_itlib` (cosine to 10 % of the peak, AdamW betas
+    0.9 / 0.95, no weight decay). Returns (steps, seconds including tokenising, final loss)."""
+    tok_trl = copy.deepcopy(tok)  # the trainer may change the tokenizer (pad token); keep ours as it is
+    with tempfile.TemporaryDirectory(prefix="itlib-trl-") as tmp:
+        t0 = time.perf_counter()
+        trainer = make_trainer(
+            model, tok_trl, train, fmt, tmp, num_train_epochs=epochs, learning_rate=lr,
+            per_device_train_batch_size=batch_size, **_length_grouped(),
+            lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
+            warmup_steps=0.05, weight_decay=0.0, adam_beta1=0.9, adam_beta2=0.95, max_grad_norm=1.0,
+            optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=1, disable_tqdm=not progress)
+        out = trainer.train()
+        seconds = time.perf_counter() - t0
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return out.global_step, seconds, losses[-1] if losses else float("nan")

@@ -299,45 +299,22 @@ def run_signature(model, rendered: Sequence, **settings) -> dict:
     return {"data": data.hexdigest()[:16], "examples": len(rendered), "model": model_hash, **settings}
 
 
-def fit(
-    model,
-    tokenizer,
-    examples: Sequence | None = None,
-    *,
-    rendered: Sequence[Rendered] | None = None,
-    fmt: str = "prefix",
-    epochs: float = 1.0,
-    lr: float = 3e-3,
-    weight_decay: float = 0.0,
-    warmup: float = 0.05,
-    batch_tokens: int = 4096,
-    max_batch: int = 128,
-    clip: float = 1.0,
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
-    loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
-    collate_fn: Callable[[Sequence, int], dict] | None = None,
-    callback: Callable[[int, torch.nn.Module, FitResult], None] | None = None,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int = 0,
-    resume: bool = False,
-    progress: bool = True,
-    log_every: int = 1,
-) -> FitResult:
-    """Instruction-tune `model` on `examples` (or pre-`rendered` token sequences).
-
-    Only the answer tokens carry loss (`masked_nll`); `penalty(model)`, if given, is added to the
-    loss (e.g. a Gaussian prior, see `itlib.bayes`). `loss_fn(model, batch)` replaces the answer loss
-    (batch: input_ids, attention_mask, loss_mask; default `answer_loss`), e.g. for distillation or
-    noisy embeddings; `collate_fn(items, pad_id)` (default `collate`) makes the batch from the
-    `rendered` items; `callback(step, model, result)` runs after every optimizer step (its time is not
-    counted in `result.seconds`). Only parameters with requires_grad are trained.
-    Two runs with the same seed on CPU give identical losses. With `checkpoint_dir`, a checkpoint is
-    written atomically every `checkpoint_every` steps, at the end, and on KeyboardInterrupt;
-    `resume=True` continues from the newest one and ends with the same weights as an
-    uninterrupted run.
+def fit(model, tokenizer, examples: Sequence | None = None, *, rendered: Sequence[Rendered] | None = None,
+        fmt: str = "prefix", epochs: float = 1.0, lr: float = 3e-3, weight_decay: float = 0.0, warmup: float = 0.05,
+        batch_tokens: int = 4096, max_batch: int = 128, clip: float = 1.0, seed: int = 0, device: str = "auto",
+        precision: str = "auto", penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+        loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
+        collate_fn: Callable[[Sequence, int], dict] | None = None,
+        callback: Callable[[int, torch.nn.Module, FitResult], None] | None = None,
+        checkpoint_dir: str | Path | None = None, checkpoint_every: int = 0, resume: bool = False,
+        progress: bool = True, log_every: int = 1) -> FitResult:
+    """Instruction-tune `model` on `examples` (or pre-`rendered` token sequences): minimise the masked
+    NLL of the answer tokens (`masked_nll`) plus `penalty(model)` if given (a prior, see `itlib.bayes`).
+    `loss_fn(model, batch)` replaces the answer loss (distillation, noisy embeddings); `collate_fn(items,
+    pad_id)` makes batches (default `collate`); `callback(step, model, result)` runs after each update
+    (not timed). Only parameters with requires_grad train; same seed on CPU, same losses. With
+    `checkpoint_dir`: a checkpoint every `checkpoint_every` steps, at the end and on Ctrl-C; `resume=True`
+    continues from the newest and ends with the weights of an uninterrupted run.
     """
     from itlib.progress import bar as progress_bar
 
@@ -353,14 +330,13 @@ def fit(
     optim = make_optimizer(params, lr, weight_decay)
     sched = warmup_cosine(optim, total=len(plan), warmup=warmup)
     result = FitResult(device=str(device))
-    made_from = None if checkpoint_dir is None else run_signature(
-        model, rendered, epochs=epochs, batch_tokens=batch_tokens, max_batch=max_batch, seed=seed, world=world)
-    saver = Checkpointer(checkpoint_dir, checkpoint_every, model, optim, sched, result, made_from, writes=rank == 0)
+    saver = Checkpointer(checkpoint_dir, checkpoint_every, model, optim, sched, result, writes=rank == 0,
+                         made_from=checkpoint_dir and run_signature(model, rendered, epochs=epochs, seed=seed,
+                                                                    batch_tokens=batch_tokens, max_batch=max_batch, world=world))
     start = saver.restore() if resume else 0
     clock = Stopwatch(already=result.seconds)
-    # A bar redrawn on every step floods a notebook kernel's output channel with widget messages.
     bar = progress_bar(total=len(plan), initial=start, desc="fit", disable=not progress or rank > 0, leave=False,
-                       mininterval=0.5)
+                       mininterval=0.5)  # redrawn at most every 0.5 s: a bar per step floods a notebook
     try:
         with saver.saving_on_interrupt(clock):
             for step in range(start, len(plan)):
@@ -371,12 +347,9 @@ def fit(
                     sched.step()
                     result.record(loss.item(), batch, step + 1)
                 if step % log_every == 0:
-                    bar.set_postfix(loss=f"{result.losses[-1]:.3f}", refresh=False)  # redrawn at most every 0.5 s
+                    bar.set_postfix(loss=f"{result.losses[-1]:.3f}", refresh=False)
                 bar.update(1)
-                if callback is not None:
-                    with clock.paused():  # a callback's time is not training time
-                        result.seconds = clock.seconds
-                        callback(step + 1, model, result)
+                clock.call(callback, step + 1, model, result)
                 saver.after_step(step + 1, clock)
     finally:
         bar.close(loss=result.losses[-1] if result.losses else None)  # headless: one summary line
@@ -467,14 +440,22 @@ class Stopwatch:
         finally:
             self.t0 += time.perf_counter() - t
 
+    def call(self, callback, step: int, model, result: FitResult) -> None:
+        """`callback(step, model, result)` (if any) with `result.seconds` up to date, its own time not
+        counted: a callback is not training."""
+        if callback is not None:
+            with self.paused():
+                result.seconds = self.seconds
+                callback(step, model, result)
+
 
 class Checkpointer:
     """A run's checkpoints in `folder` (none if None): written by one process (`writes`) every `every`
     steps, at the end, and on Ctrl-C (at a step boundary, see `StepBoundaryInterrupts`); restored by
     every process. A checkpoint's step number always equals the updates it holds."""
 
-    def __init__(self, folder, every: int, model, optim, sched, result: FitResult, made_from: dict | None,
-                 writes: bool = True):
+    def __init__(self, folder, every: int, model, optim, sched, result: FitResult, writes: bool = True,
+                 made_from: dict | None = None):
         self.folder, self.every, self.made_from = folder, every, made_from
         self.state = (model, optim, sched, result)
         self.writes = writes and folder is not None
