@@ -385,6 +385,8 @@ def one_thread():
 
 
 def _train(model, examples, epochs, lr, batch_size, seed, progress) -> TrainResult:
+    """Cross-entropy over the input items with Adam and a cosine schedule. Not `itlib.train.fit`: that
+    loop trains causal LMs on token sequences with a loss mask; this model is no LM and reads items."""
     from itlib.progress import bar as progress_bar
 
     torch.manual_seed(seed)

@@ -136,7 +136,8 @@ def train_word2vec(sentences: Sequence[Sequence[str]], dim: int = 32, window: in
     (centre, context) pair within `window` words, `negatives` random words are drawn from the
     unigram distribution to the power 3/4, and `sgns_loss` is minimised with Adam. With `subsample`
     each occurrence of a word of frequency f is kept with probability min(1, sqrt(subsample / f)),
-    so "the" and "is" stop dominating the pairs (and training gets faster)."""
+    so "the" and "is" stop dominating the pairs (and training gets faster). Its own loop, not
+    `itlib.train.fit`: the data are (centre, context, negatives) index pairs, not token sequences."""
     import time
 
     from itlib.progress import bar as progress_bar
@@ -622,7 +623,9 @@ def encode_items(inputs: Sequence[str], vocab: Sequence[str]) -> tuple[torch.Ten
 
 def fit_classifier(model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor, epochs: int = 10,
                    batch_size: int = 128, lr: float = 3e-3, seed: int = 0, progress: bool = False) -> list[float]:
-    """Minibatch cross-entropy with Adam; `model(*inputs)` gives logits. Returns the loss per step."""
+    """Minibatch cross-entropy with Adam; `model(*inputs)` gives logits. Returns the loss per step.
+    Not `itlib.train.fit`, which trains causal LMs on masked token sequences: this is a small classifier
+    on fixed-size tensors, where a plain loop is the clearest thing to read."""
     from itlib.progress import bar as progress_bar
 
     g = torch.Generator().manual_seed(seed)
