@@ -47,7 +47,7 @@ t_start = time.time()
 # ## One tuned model for the whole notebook
 # We hold out a whole task cluster — `select` (first item, last item, only colours) — so that the third level of
 # "unseen" has tasks the model never trained on. The other 13 tasks get 300 training examples each; two passes over
-# them with small batches take about half a minute. On the way we keep a copy of the weights from early in training
+# them with small batches (the time is printed). On the way we keep a copy of the weights from early in training
 # (`EARLY_STEP`): a model that still makes mistakes, so that the metrics below have errors to count.
 
 # %%
@@ -102,9 +102,9 @@ from itlib.metrics import answer_labels, class_report, confusion_matrix, group_s
 pd.DataFrame(group_scores(test, preds, "cluster")).set_index("cluster").round(3)
 
 # %% [markdown]
-# The fully tuned model gets the classification and labelling tasks (almost) all right, and a metric computed on
-# answers without errors shows nothing. So the next cells use the **early checkpoint** (`EARLY_STEP`), which still
-# confuses classes and mislabels words: that is where precision, recall and F1 part ways with accuracy.
+# Look at the classify and label rows above: a metric computed on answers without errors shows nothing. So the next
+# cells use the **early checkpoint** (`EARLY_STEP`), from before training settled (the check below asserts it makes
+# errors of both kinds): that is where precision, recall and F1 part ways with accuracy.
 #
 # **Precision, recall and F1 by hand** for the sentiment task, new inputs *and* new phrasings together. An answer
 # that is neither `positive` nor `negative` becomes the label `(other)`: it is a miss for its true class.
@@ -217,8 +217,8 @@ pd.DataFrame([{"task": e.task, "instruction": e.instruction, "input": e.input, "
                "tuned answer": p} for e, p in list(zip(splits["test_tasks"], new_task))[::15]])
 
 # %% [markdown]
-# It answers *something* in the shape of the tasks it knows — a digit, or the input list with items changed — but
-# not the task asked.
+# Read the answers: they are in the shape of tasks it knows (a list reordered or changed, a colour, digits), not the
+# task asked.
 # At this scale, instruction tuning generalises to new inputs and, less well, to new phrasings; generalising to
 # whole new tasks needs far more tasks and a far bigger model (notebook 10 varies the number of tasks).
 #
@@ -403,7 +403,10 @@ pos = position_bias(tuned, tokenizer, wrong_items, [r.reference for r in wrong_i
 pos_se = 2 * np.sqrt(0.25 / pos["n_pairs"])  # two SE of a share near 0.5 over the pairs
 print(f"pairwise judge (tuned model), {pos['n_pairs']} pairs asked in both orders: slot 1 chosen in "
       f"{pos['first_slot']:.2f} of the verdicts, the same answer chosen in both orders for {pos['consistent']:.2f} "
-      f"of the pairs (a coin: 0.50 ± {pos_se:.2f}), the reference chosen in {pos['accuracy']:.2f} of the verdicts")
+      f"of the pairs (a coin: 0.50 ± {pos_se:.2f}), the reference chosen in {pos['accuracy']:.2f} of the verdicts: "
+      + ("fewer consistent verdicts than a coin's band allows — the slot sways it more than the content"
+         if pos["consistent"] < 0.5 - pos_se else
+         f"below half, but within a coin's band on {pos['n_pairs']} pairs"))
 
 tuned_pt, base_pt = "tuned model, log-lik per token", "base model, log-lik per token"
 j_tuned, j_base = np.array(judges[tuned_pt]), np.array(judges[base_pt])
@@ -421,10 +424,11 @@ print(f"second human vs tuned judge: {vs_human:+.2f} (two SE {vs_human_se:.2f}):
 # %% [markdown]
 # **Check.** The tuned model's likelihood agrees with rater A beyond chance (quadratic kappa more than two bootstrap
 # standard errors above 0). Its sum-of-log-probabilities form holds length against an answer (a lower length
-# correlation than the per-token mean), and the pairwise judge keeps its verdict when the two answers swap places
-# less often than a coin would: the slot decides, not the content. The rubric is written in the same terms as the
-# simulated raters' quality levels (`itlib.rating.simulate_raters`), so its agreement here is a best case; real
-# raters and real answers are less tidy.
+# correlation than the per-token mean), and the pairwise judge keeps its verdict for fewer than half of the pairs
+# when the two answers swap places. Whether that is below what a coin would do is printed above, not asserted: on
+# so few pairs a coin's band is wide, and runs with other training seeds landed on either side of its edge. The
+# rubric is written in the same terms as the simulated raters' quality levels (`itlib.rating.simulate_raters`), so
+# its agreement here is a best case; real raters and real answers are less tidy.
 
 # %%
 k_tuned = agreement.loc[tuned_pt]
@@ -435,7 +439,7 @@ print(f"✓ likelihood judge: quadratic kappa {k_tuned['quadratic kappa vs A']:.
       f"{k_tuned['± two SE (bootstrap)']:.2f} with rater A (rater B: {quad_kappa(b_arr, a_arr):.2f}); length "
       f"correlation {agreement.loc['tuned model, log-lik sum', 'length bias']:+.2f} (sum) vs "
       f"{k_tuned['length bias']:+.2f} (per token), rater B {agreement.loc['rater B (second human)', 'length bias']:+.2f}; "
-      f"pairwise verdicts survive a swap for {pos['consistent']:.2f} of pairs")
+      f"pairwise verdicts survive a swap for {pos['consistent']:.2f} of pairs (< 0.5)")
 
 # %% [markdown]
 # ## 4 · Error analysis → the next iteration
@@ -550,9 +554,8 @@ iteration.round(3)
 # does, but its held-out phrasings gain less and stay far below. What the *other* tasks pay is measured on the same
 # 390 test items before and after, so it is judged with the paired standard error (`paired_two_se`): the sentence
 # printed below says whether all-task exact match fell by more than two of them. Runs on other
-# CPUs (whose arithmetic differs in the last digits, so training takes a slightly different path) moved each of
-# these numbers by up to 0.1 and the phrasings' gain between +0.03 and +0.19, so the checks ask only what held in
-# all of them. Whether the six written phrasings add to the held-out phrasings is *not* asserted: six new
+# CPUs (whose arithmetic differs in the last digits, so training takes a slightly different path) moved these
+# numbers, so the checks ask only what held in all of them. Whether the six written phrasings add to the held-out phrasings is *not* asserted: six new
 # phrasings are few next to the templates the test uses, and 120 probes cannot separate a small gain from noise.
 
 # %%
@@ -699,8 +702,10 @@ print(f"✓ coverage {cover:.3f} ≈ 0.95; power with {n_needed} users per arm: 
 if p_b > p_a:
     print(f"B is better for the average user by {p_b - p_a:+.3f} thumbs-up rate: ship it.")
 else:
-    print(f"B fixes {worst} but is worse for the average user ({p_b - p_a:+.3f} thumbs-up rate): the losses on "
-          "the other tasks outweigh the gain on one. That is what an A/B test is for; the next iteration would "
+    b_before = it.loc["tuned (before)", "worst task, new inputs"]
+    b_after = it.loc["more examples + new phrasings", "worst task, new inputs"]
+    print(f"B lifts {worst} on new inputs ({b_before:.2f} -> {b_after:.2f}) but is worse for the average user "
+          f"({p_b - p_a:+.3f} thumbs-up rate): the losses on the other tasks outweigh the gain on one. That is what an A/B test is for; the next iteration would "
           "replay more of the original data alongside the targeted examples.")
 
 # %% [markdown]
@@ -743,8 +748,8 @@ ex.q3.check(my_users_per_arm)
 #   people's the same way — and its position and length biases measured.
 # - Online, an A/B test needs a confidence interval and enough users — the formula tells how many, simulation
 #   confirms it — and it judges the whole model, not the task you fixed.
-# - Error analysis says where to add data: more examples of the worst task fixed its new inputs (a control run
-#   showed it was the data, not the extra steps) but its held-out phrasings far less.
+# - Error analysis says where to add data: more examples of the worst task lifted its new inputs beyond two standard
+#   errors (a control run showed it was the data, not the extra steps) but its held-out phrasings far less.
 #
 # **Next:** `09_bayes.ipynb` — instruction tuning as MAP estimation: priors, weight decay, L2-SP, EWC and forgetting.
 
