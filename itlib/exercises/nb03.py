@@ -11,7 +11,7 @@ from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
 _Q1_SOLUTION = """
 import torch
 
-def last_index(attention_mask):
+def my_last_index(attention_mask):
     # position t counts as t + 1 where the mask is 1 and as 0 on padding: the largest value sits at
     # the last real token, whichever side the padding is on
     positions = torch.arange(attention_mask.shape[1])
@@ -26,7 +26,7 @@ def _check_q1(answer) -> None:
     import torch
 
     if not callable(answer):
-        raise Wrong(f"pass your function itself, e.g. `check(last_index)` (got {type(answer).__name__}).")
+        raise Wrong(f"pass your function itself, e.g. `check(my_last_index)` (got {type(answer).__name__}).")
     for name, rows in (("right", RIGHT), ("left", LEFT)):
         mask = torch.tensor(rows)
         out = answer(mask.clone())
@@ -60,9 +60,9 @@ q1 = Exercise(
     prompt="""
 **Q1. Where does the classification head read?** A `SequenceClassifier` reads the hidden state of
 the last *real* token of f(X, I) — a causal model has seen the whole prompt there. Write
-`last_index(attention_mask)`: given a 0/1 mask of shape (batch, length), return a tensor with the
+`my_last_index(attention_mask)`: given a 0/1 mask of shape (batch, length), return a tensor with the
 index of the last 1 in each row. It must work for right-padded rows (`[1, 1, 1, 0, 0]`) and for
-left-padded ones (`[0, 0, 1, 1, 1]`). Check it with `ex.q1.check(last_index)`.
+left-padded ones (`[0, 0, 1, 1, 1]`). Check it with `ex.q1.check(my_last_index)`.
 """,
     checker=_check_q1,
     hints=[
@@ -71,7 +71,7 @@ left-padded ones (`[0, 0, 1, 1, 1]`). Check it with `ex.q1.check(last_index)`.
          "at the last real token, whatever side the padding is on."),
     ],
     solution=_Q1_SOLUTION,
-    solution_value=lambda: run_solution(_Q1_SOLUTION, "last_index"),
+    solution_value=lambda: run_solution(_Q1_SOLUTION, "my_last_index"),
 )
 
 # ---------------------------------------------------------------------------------------------

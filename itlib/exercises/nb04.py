@@ -194,7 +194,7 @@ over the real words, $e_I = \\sum_i \\alpha_i e_i$. Write `my_query_pool(x, mask
 # q3: what mean and max pooling can and cannot see
 
 PAIRS = {
-    "A": ("Sort the numbers from largest to smallest.", "Sort the numbers from smallest to largest."),
+    "A": ("Name the item after the first cat.", "Name the first item after the cat."),
     "B": ("What is the LAST item?", "what is the last item"),
     "C": ("Give the first item, the first one!", "Give the first item, one!"),
     "D": ("Give the first item.", "Give the last item."),
@@ -215,8 +215,8 @@ for key, (a, b) in PAIRS.items():
 """
 
 _Q3_WHY = {
-    "A": "A uses the same words the same number of times, only in another order: pooling without positions "
-         "sees a bag of words, so mean and max both give the same e_I.",
+    "A": "A uses the same words the same number of times, only in another order (and with another meaning): "
+         "pooling without positions sees a bag of words, so mean and max both give the same e_I.",
     "B": "B differs only in capitals and punctuation, which `split_words` drops (lower-cased words, no "
          "punctuation): the same words, so both poolings agree.",
     "C": "C has the same *set* of words, but 'the' and 'first' occur twice in the first one: the mean counts "

@@ -49,7 +49,7 @@ from itlib.heads import (
     train_head,
     verbalise,
 )
-from itlib.metrics import paired_two_se, two_se
+from itlib.metrics import two_se
 from itlib.tasks import get_task, suite_splits
 from itlib.train import collate, fit
 
@@ -124,9 +124,9 @@ pd.crosstab(pd.Series(refs_cls, name="reference"), pd.Series(base_verbal, name="
 # 'nice fun' is positive." and "Any animal in red 3 fox? yes.", so after a review the label word that fits it can
 # already be the likelier continuation — the verbaliser only has to compare the label words, never to produce the
 # format. The table puts each reference label (rows) against what the verbaliser said (columns): the diagonal is
-# right, everything off it is a mistake — read which label it confuses with which. (GPT-3 made the same
-# observation at a far larger scale: a pretrained LM classifies zero-shot, and instruction tuning then lifts it
-# further.)
+# right, everything off it is a mistake — read which label it confuses with which. (At a far larger scale GPT-3
+# showed that a pretrained LM classifies zero-shot, and FLAN (Wei et al., 2021) that instruction tuning lifts
+# zero-shot accuracy further.)
 #
 # ## Way 1 · Conditional generation
 # Tune the whole LM on all four tasks with the answer-token loss (`itlib.train.fit`, as in notebooks 00–01).
@@ -308,8 +308,7 @@ print("✓ the instruction decides the label set and the tag set: same input, di
 import numpy as np
 
 N_PER_TASK, DRAWS = 16, (0, 1, 2)
-rows, hits = [], {"classification": {"generation": [], "classification head": [], "verbaliser (tuned LM)": []},
-                  "labelling": {"generation": [], "tagging head": []}}
+rows = []
 for draw in DRAWS:
     small = suite_splits(n_train_per_task=N_PER_TASK, n_test_per_task=60, seed=draw, tasks=["classify", "label"])
     budget = {"epochs": 4, "lr": 2e-3, "batch_tokens": 10**6, "max_batch": 4, "seed": draw, "progress": False}
@@ -330,8 +329,8 @@ for draw in DRAWS:
             steps_head = train_head(head, tok, encode_tagging(tr, tok, TAGS), **budget).steps
             preds = {"generation": generated, "tagging head": predict_tags(head, tok, te)}
         assert steps_lm == steps_head, (steps_lm, steps_head)  # equal steps, equal examples
+        preds["majority baseline"] = majority_baseline(tr, te)  # the draw's own floor
         for way, p in preds.items():
-            hits[kind][way] += [float(a.strip() == b.strip()) for a, b in zip(p, refs)]
             score = tag_prf(p, refs)["f1"] if kind == "labelling" else exact_match(p, refs)
             rows.append({"draw": draw, "kind": kind, "way": way, "examples": len(tr), "steps": steps_lm,
                          "score": score})
@@ -342,27 +341,41 @@ print(f"{N_PER_TASK} examples per task, {rows[0]['steps']} steps for every way; 
 small_table.round(2)
 
 # %%
-verdicts = {}
+scores = small_table[list(DRAWS)]                   # one column per draw, in the table's metric
+diffs = {}
 for kind, (a, b) in (("classification", ("generation", "classification head")),
                      ("labelling", ("tagging head", "generation"))):
-    x, y = hits[kind][a], hits[kind][b]
-    diff, spread = np.mean(x) - np.mean(y), paired_two_se(x, y)
-    verdicts[kind] = (diff, spread)
-    word = "better" if diff > spread else ("worse" if diff < -spread else "no different, within the spread")
-    print(f"{kind}: {a} − {b} = {diff:+.2f} ± {spread:.2f} in exact match over {len(x)} test answers "
-          f"({len(DRAWS)} draws) → {a} is {word}")
+    d = scores.loc[(kind, a)] - scores.loc[(kind, b)]  # one difference per draw
+    diffs[kind] = d
+    between = 2 * d.std(ddof=1) / np.sqrt(len(d))      # two standard errors of the mean, between draws
+    if d.min() > 0 or d.max() < 0:
+        order = f"{a if d.min() > 0 else b} is ahead in every draw"
+    else:
+        order = "the draws disagree on which is ahead"
+    where = "beyond" if abs(d.mean()) > between else "within"
+    metric = "accuracy" if kind == "classification" else "tag F1"
+    print(f"{kind} ({metric}): {a} − {b} per draw " + ", ".join(f"{v:+.2f}" for v in d)
+          + f" (range {d.min():+.2f} to {d.max():+.2f}); mean {d.mean():+.2f} ± {between:.2f} between draws "
+          f"→ {order}; the mean is {where} the between-draw spread")
 
 # %% [markdown]
-# **Check.** With equal, small budgets the ways no longer tie: on classification, generation (whose LM head
-# already has the label words) is compared with a freshly initialised classification head, and the difference
-# must exceed its paired spread.
+# **Check.** Which way is ahead is printed above draw by draw, with the range of the differences; it is not
+# asserted, because with three small draws the order is only as firm as that range. What is asserted is what holds
+# in every draw: each way, on the small budget, beats the majority baseline of its own draw (accuracy for
+# classification, tag F1 for labelling).
 
 # %%
-diff, spread = verdicts["classification"]
-assert diff > spread, verdicts
-print(f"✓ equal data ({2 * N_PER_TASK} examples per kind) and equal steps ({rows[0]['steps']}): generation beats the "
-      f"classification head by {diff:.2f} ± {spread:.2f} in accuracy; with the full data above (LM: {len(train)} "
-      f"examples, {lm_fit.steps} steps; head: {len(cls_train)} examples, {clf_fit.steps} steps) they scored "
+MARGIN = 0.05  # the least lead over its draw's majority baseline asked of every way in every draw
+margins = {(kind, way): scores.loc[(kind, way)] - scores.loc[(kind, "majority baseline")]
+           for kind, way in scores.index if way != "majority baseline"}
+for (kind, way), m in margins.items():
+    assert m.min() >= MARGIN, (kind, way, m.round(3).tolist())
+weakest = min(margins, key=lambda k: margins[k].min())
+print(f"✓ equal data ({2 * N_PER_TASK} examples per kind) and equal steps ({rows[0]['steps']}): in each of the "
+      f"{len(DRAWS)} draws every way beats its majority baseline; the smallest margin is "
+      f"{margins[weakest].min():+.2f} ({weakest[1]}, {weakest[0]})")
+print(f"  with the full data above (LM: {len(train)} examples, {lm_fit.steps} steps; head: {len(cls_train)} "
+      f"examples, {clf_fit.steps} steps) generation and the classification head scored "
       f"{gen['accuracy']:.2f} / {clf_acc:.2f}")
 
 # %% [markdown]
@@ -374,10 +387,8 @@ from itlib.exercises import nb03 as ex
 ex.q1
 
 # %%
-# def last_index(attention_mask):
-#     ...                      # your code
-last_index = ...  # your function (define it as above, then set `last_index` to it)
-ex.q1.check(last_index)
+my_last_index = ...  # replace with your function: `def my_last_index(attention_mask): ...`
+ex.q1.check(my_last_index)
 
 # %%
 # ex.q1.hint()
@@ -404,8 +415,9 @@ ex.q3.check(my_label)
 #   hidden states gives one tag each (tag precision / recall / F1).
 # - A **verbaliser** classifies with the LM itself: $\arg\max_y \log P(y \mid f(X, I))$ — compare it with the
 #   majority baseline before tuning (zero-shot prompting) and with generation after it.
-# - A fair comparison needs equal data and steps, and a regime below the ceiling: with little data, a readout
-#   that reuses what pretraining learnt (the LM head and its label words) has a head start over a new one.
+# - A fair comparison needs equal data and steps, a regime below the ceiling, and several draws: with little
+#   data, compare a readout that reuses what pretraining learnt (the LM head and its label words) with a new one
+#   draw by draw — an order is only as firm as the spread between draws.
 # - The instruction is part of the input the heads read: it chooses which labels and which tags are in play.
 #
 # **Next:** `04_embeddings.ipynb` — turning the instruction itself into a vector $e_I$, and seeing paraphrases

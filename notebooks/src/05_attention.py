@@ -234,8 +234,8 @@ print(f"tuned on {len(splits['train'])} examples: {run_tune.steps} steps in {run
 # The explorer on the tuned model: pick a layer, a head (or the mean / max over heads), a query token and a view.
 # The heatmap masks the causal upper triangle; the numbers beside it are the query row's top tokens, its sum and
 # its entropy. Try the **grid** view to see every head of every layer at once, and **rollout** to follow attention through the
-# layers. Many rows put most of their weight on the first token `<s>` — an *attention sink* that heads use as
-# "attend to nothing"; tick *hide the first token* to see the rest.
+# layers. Look at how much of each row's weight goes to the first token `<s>` — heads often use it as an
+# *attention sink*, "attend to nothing"; tick *hide the first token* to see the rest.
 
 # %%
 explorer = AttentionExplorer(tuned, tokenizer, instruction="What is the first item?", input="3 red cat 8 blue")
@@ -312,9 +312,7 @@ views[LAST]
 # %% [markdown]
 # **Check.** Tuning made a head whose attention follows the instruction: on inputs it was *not* chosen on, it
 # looks at the first item when asked for the first and at the last item when asked for the last. In the base
-# model the same head does not do this: its effect is at least 0.3 lower (printed above; the base has read
-# "the first item of …" and "the last item of …" in its corpus, so some of its heads do react to those words,
-# but not this way at the position where the answer starts).
+# model the same head does not do this: its effect is at least 0.3 lower (both are printed above).
 
 # %%
 assert held["tuned"].mean() >= 0.3, held["tuned"].mean()
@@ -364,7 +362,7 @@ ex.q3.check(R)
 # - Instruction attention: $s_i = h_i^\top W e_I$, $\alpha = \mathrm{softmax}(s)$ over real tokens, $c = \sum_i \alpha_i h_i$
 #   — a few lines, checked against a loop.
 # - Trained where the instruction decides which tokens matter, $\alpha$ moves to those tokens when only the
-#   instruction changes; mean pooling, which cannot choose, stays far below it (asserted in sections 4 and 3).
+#   instruction changes; mean pooling, which cannot choose, stays far below it (asserted in sections 3 and 4).
 # - `itlib.viz.AttentionExplorer` shows α, and a transformer's heads as heatmap, shaded text, grid and rollout;
 #   after brief instruction tuning one head already follows the instruction, measured on held-out inputs.
 #
