@@ -49,7 +49,8 @@ def _check_q1(answer) -> None:
 
 q1 = Exercise(
     prompt=f"""
-**Q1. Diagnose a deployment.** A colleague loads your exported folder with plain `transformers` and
+**Q1. Recap: diagnose a deployment.** Sections 1 and 2 showed this failure from the inside; here it comes
+as a bug report. A colleague loads your exported folder with plain `transformers` and
 sends the test prompts through `pipeline("text-generation")`. Every answer is exactly 32 tokens long
 and looks like
 
@@ -116,6 +117,11 @@ def _check_q2(answer) -> None:
     for wrong, message in mistakes:
         if abs(value - wrong) <= 0.002 * wrong and abs(value - right) > 0.002 * right:
             raise Wrong(message)
+    if 0 < value < 100 and abs(value * 1e6 - right) <= 0.05 * right:
+        raise Wrong(f"{value} looks like megabytes; give the size in bytes, worked out exactly.")
+    if 0.002 * right < abs(value - right) <= 0.05 * right:
+        raise Wrong(f"close, but {value:,.0f} bytes is not exact (a size read off a table rounded to 0.1 MB is "
+                    f"not enough): count the bytes with the formula, to within 0.2%.")
     if abs(value - right) > 0.002 * right:
         raise Wrong(f"you gave {value:,.0f} bytes; count the embedding, the 7 Linear weights per layer and the "
                     f"norms separately, with the right bytes per weight for each.")
@@ -133,7 +139,7 @@ rest in float32. How many bytes do the weights take after quantisation? Ignore t
     checker=_check_q2,
     hints=[
         "float32 = 4 bytes per weight, int8 = 1 byte. Which modules are nn.Linear? (The embedding is not.)",
-        "Tied weights are stored once. Compare your number with `deploy.model_size_bytes(quantized)` in the notebook.",
+        "Tied weights are stored once. Compare your number with the int8 row of the table in section 4 (in MB, rounded).",
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),

@@ -23,7 +23,7 @@
 # - **exact match** (EM) — the share of answers that are exactly right (what we care about);
 # - **held-out loss** — the answer NLL $-\frac{1}{|A|}\sum_{t\in A}\log P_\theta(y_t\mid f(X,I), y_{<t})$ on
 #   the test examples: the training loss, measured on new inputs. It moves smoothly long before EM does,
-#   which matters here: each run sees 40 k – 200 k tokens (the `tokens` columns), a small fraction of the
+#   which matters here: each run sees at most a few hundred thousand tokens (the `tokens` columns), a small fraction of the
 #   course's full tuning recipe (1 000 examples per task, 2 passes).
 
 # %%
@@ -82,10 +82,10 @@ fig.suptitle(f"from scratch, same data and steps ({sizes['tokens'][0]:,} tokens 
 plt.tight_layout(); plt.show()
 
 # %% [markdown]
-# **Check.** Same data and same steps for every size; every doubling of the width lowers the held-out loss.
-# Exact match is printed, not asserted: after this short training from scratch (the `steps` column) every size
-# answers only a few of the test inputs exactly, and a handful of answers is noise (the loss is the signal at this
-# budget).
+# **Check.** Same data and same steps for every size; every doubling of the width lowers the held-out loss (one
+# seed: section 2 prints the seed-to-seed spread of the micro model, to compare the steps between sizes with).
+# Exact match is printed, not asserted: after this short training from scratch (the `steps` column) a handful of
+# answers is noise (the loss is the signal at this budget).
 
 # %%
 assert sizes["params"].is_monotonic_increasing
@@ -165,6 +165,13 @@ prompt_lens = [len(prompt_ids(e, tok)) for e in six["test_inputs"]]
 reach = LOCAL_LAYERS * (WINDOW - 1)
 print("mean held-out loss over", len(SEEDS), "seeds:", gpt_sentence)
 print("                                  ", local_sentence)
+seed_losses = archs[archs["arch"] == "llama"].sort_values("seed")["heldout_loss"].tolist()
+size_steps = (-sizes["heldout_loss"].diff().dropna()).tolist()
+seed_gap = abs(seed_losses[0] - seed_losses[1])
+print(f"seed-to-seed: llama micro {seed_losses[0]:.2f} vs {seed_losses[1]:.2f} (difference {seed_gap:.2f}); "
+      f"section 1's steps between sizes (one seed): " + ", ".join(f"{v:.2f}" for v in size_steps) + " -> "
+      + ("each step is larger than this seed difference" if min(size_steps) > seed_gap else
+         "not every step is larger than this seed difference") + " (two seeds: a rough yardstick)")
 print(f"window {WINDOW}, {LOCAL_LAYERS} layers: an answer token sees at most {reach} tokens back; "
       f"{sum(n > reach for n in prompt_lens) / len(prompt_lens):.0%} of the test prompts are longer "
       f"({min(prompt_lens)}-{max(prompt_lens)} tokens). Training time per run: "
@@ -296,14 +303,14 @@ print(f"✓ the base tuned on {len(few)} examples beats scratch on {len(six['tra
       f"exact match {base_few['exact_match']:.2f} vs {scratch_many['exact_match']:.2f})")
 
 # %% [markdown]
-# The pretrained base with a quarter of the examples ends with a lower loss than the scratch model with all of
-# them, and at least as many exact answers. The strong form of the claim — a few examples are *enough* — is
-# measured on all 16 tasks by `python benchmarks/few_examples.py` (results in `benchmarks/few_examples.json`
-# and the README): N = 16, 64 and 256 examples in all, the base against the same architecture from scratch.
-# It holds only because the corpus the base was pretrained on describes each skill in many words, including
-# the words instructions use ("in ascending order", "in reverse order"), and sometimes puts an answer at the
-# start of a line as the prompt's `Answer:` does. An earlier corpus with three phrasings per skill gave a base
-# that knew every skill in prose and still learnt nothing more than a scratch model from 64 examples.
+# The check above asks that the pretrained base with a quarter of the examples ends with a lower loss than the
+# scratch model with all of them, and at least as many exact answers. The strong form of the claim — a few
+# examples are *enough* — is measured on all 16 tasks by `python benchmarks/few_examples.py` (results in
+# `benchmarks/few_examples.json` and the README's *Measured numbers* section): N = 16, 64 and 256 examples in
+# all, the base against the same architecture from scratch. Whether it holds depends on the corpus the base was
+# pretrained on: ours describes each skill in many words, including the words instructions use ("in ascending
+# order", "in reverse order"), and sometimes puts an answer at the start of a line as the prompt's `Answer:`
+# does; the README reports what an earlier, plainer corpus gave.
 #
 # ## 5 · Number of task clusters → a held-out cluster (FLAN's ablation)
 # FLAN tuned on more and more task *clusters* and scored a cluster never tuned on. Here: hold out the
@@ -397,11 +404,11 @@ print(f"  not asserted: {(drop > 0).mean():.0%} of the phrasings improve; median
 # That is all the check asks, because it is what held on every run we made (seeds, thread counts and CPUs —
 # whose arithmetic differs in the last digits, so training takes a slightly different path). One seed alone was
 # not enough: on some runs its drop fell short of its own two standard errors; averaging two seeds halves the
-# chance part. What is printed but not asserted moved between runs: the share of phrasings that improve, the
-# median and the spread (IQR); and the single worst phrasing seldom
-# improves — a phrasing unlike any training template stays hard. T0 reported its gain on the median over
-# prompts, with far more prompts and inputs than 32 phrasings × 9 inputs. Mean exact match over phrasings rises
-# too (printed), but with 9 inputs per phrasing it is coarse.
+# variance of the chance part. What is printed but not asserted moved between runs: the share of phrasings that
+# improve, the median and the spread (IQR); and the single worst phrasing seldom improves — a phrasing unlike any
+# training template stays hard. T0 reported its gain on the median over prompts, with far more prompts and inputs
+# than 32 phrasings × 9 inputs. Mean exact match over phrasings is printed too, but with 9 inputs per phrasing it
+# is coarse.
 #
 # ## Exercises
 
@@ -441,7 +448,8 @@ ex.q3.check(my_medians)
 # ## Summary and next
 # - Say what is held fixed: the comparisons here used the same examples and steps (hence the same tokens);
 #   bigger models then also spend more compute, $C \approx 6ND$.
-# - **Size:** at the same data and steps, wider models reached a lower held-out loss.
+# - **Size:** at the same data and steps, wider models reached a lower held-out loss (one seed; compare the steps
+#   between sizes with the seed-to-seed spread of section 2).
 # - **Architecture:** at equal size and over two seeds, the Llama-style model (RMSNorm, rotary positions,
 #   SwiGLU) reached a lower loss than the GPT-2 style by more than two standard errors (one data set, one learning
 #   rate: a narrow test). Sliding-window attention, the simplest sparse pattern, limits how far back an answer
