@@ -9,7 +9,7 @@ def _token_logp(logits, ids):
     return F.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
 
 
-# ---- q2: example_nll(logits, input_ids, loss_mask) -> (batch,)
+# ---- q2: my_example_nll(logits, input_ids, loss_mask) -> (batch,)
 
 
 def batch_mean(logits, ids, mask):
@@ -45,7 +45,7 @@ def per_token(logits, ids, mask):
     return -_token_logp(logits, ids) * mask[:, 1:]
 
 
-# ---- q3: make_labels(input_ids, attention_mask, prompt_lens)
+# ---- q3: my_make_labels(input_ids, attention_mask, prompt_lens)
 
 
 def _positions(ids):

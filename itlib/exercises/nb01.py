@@ -91,7 +91,7 @@ q1 = Exercise(
 _Q2_SOLUTION = """
 import torch.nn.functional as F
 
-def example_nll(logits, input_ids, loss_mask):
+def my_example_nll(logits, input_ids, loss_mask):
     logp = F.log_softmax(logits[:, :-1].float(), dim=-1)     # position t-1 predicts token t
     target = input_ids[:, 1:]
     mask = loss_mask[:, 1:].float()                          # the mask moves with the targets
@@ -153,7 +153,7 @@ def _check_q2(answer) -> None:
     from itlib.train import masked_nll
 
     if not callable(answer):
-        raise Wrong(f"pass your function itself, e.g. `check(example_nll)` (got {type(answer).__name__}).")
+        raise Wrong(f"pass your function itself, e.g. `check(my_example_nll)` (got {type(answer).__name__}).")
     logits, ids, mask = _test_batch()
     out = answer(logits.clone(), ids.clone(), mask.clone())
     if not isinstance(out, torch.Tensor):
@@ -182,10 +182,10 @@ q2 = Exercise(
     prompt="""
 **Q2. The masked loss, one number per example.** Training averages over all answer tokens of a batch.
 To find the examples a model finds hardest, you need each example's own loss. Write
-`example_nll(logits, input_ids, loss_mask)`: `logits` has shape (batch, length, vocab), `input_ids`
+`my_example_nll(logits, input_ids, loss_mask)`: `logits` has shape (batch, length, vocab), `input_ids`
 and `loss_mask` (0/1) have shape (batch, length). Return a tensor of shape (batch,): for each example,
 the mean negative log-likelihood of *its* tokens with `loss_mask = 1`, each predicted from the
-position before it. Check it with `ex.q2.check(example_nll)`.
+position before it. Check it with `ex.q2.check(my_example_nll)`.
 """,
     checker=_check_q2,
     hints=[
@@ -196,7 +196,7 @@ position before it. Check it with `ex.q2.check(example_nll)`.
          "by that row's number of 1s."),
     ],
     solution=_Q2_SOLUTION,
-    solution_value=lambda: run_solution(_Q2_SOLUTION, "example_nll"),
+    solution_value=lambda: run_solution(_Q2_SOLUTION, "my_example_nll"),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ position before it. Check it with `ex.q2.check(example_nll)`.
 _Q3_SOLUTION = """
 import torch
 
-def make_labels(input_ids, attention_mask, prompt_lens):
+def my_make_labels(input_ids, attention_mask, prompt_lens):
     positions = torch.arange(input_ids.shape[1]).unsqueeze(0)          # (1, length)
     answer = (positions >= prompt_lens.unsqueeze(1)) & (attention_mask == 1)   # after the prompt, not padding
     # keep the token id where the token carries loss, -100 (= ignore) everywhere else;
@@ -239,7 +239,7 @@ def _check_q3(answer) -> None:
     import torch
 
     if not callable(answer):
-        raise Wrong(f"pass your function itself, e.g. `check(make_labels)` (got {type(answer).__name__}).")
+        raise Wrong(f"pass your function itself, e.g. `check(my_make_labels)` (got {type(answer).__name__}).")
     ids, attention, lens, mask = _q3_batch()
     out = answer(ids.clone(), attention.clone(), lens.clone())
     if not isinstance(out, torch.Tensor):
@@ -301,8 +301,8 @@ itself when you pass `labels=`: a tensor shaped like `input_ids`, holding the to
 carries loss and `-100` (ignored by cross-entropy) everywhere else. Often you do not have a loss mask,
 only each example's prompt length (`Rendered.prompt_len`: BOS + prompt tokens) and the batch's
 `attention_mask` (1 = real token, 0 = padding on the right). Write
-`make_labels(input_ids, attention_mask, prompt_lens)` — the first two are `(batch, length)` tensors,
-`prompt_lens` a `(batch,)` tensor — and check it with `ex.q3.check(make_labels)`.
+`my_make_labels(input_ids, attention_mask, prompt_lens)` — the first two are `(batch, length)` tensors,
+`prompt_lens` a `(batch,)` tensor — and check it with `ex.q3.check(my_make_labels)`.
 """,
     checker=_check_q3,
     hints=[
@@ -313,5 +313,5 @@ only each example's prompt length (`Rendered.prompt_len`: BOS + prompt tokens) a
          "shift anything: the model shifts the labels by one position itself."),
     ],
     solution=_Q3_SOLUTION,
-    solution_value=lambda: run_solution(_Q3_SOLUTION, "make_labels"),
+    solution_value=lambda: run_solution(_Q3_SOLUTION, "my_make_labels"),
 )

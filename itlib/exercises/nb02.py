@@ -135,10 +135,10 @@ Work it out by hand, then check with `itlib.datastats.distinct_n(ex.TEXTS, 2)`.
 # ---------------------------------------------------------------------------------------------
 # q3: run the Self-Instruct filter in your head
 
-EXISTING = ["Sort these numbers from smallest to largest.", "What is the largest number?",
+EXISTING = ["Turn every lowercase letter into a capital one.", "What is the largest number?",
             "Reverse the order of the items."]
 CANDIDATES = [
-    "Sort these numbers from largest to smallest.",
+    "Turn every capital letter into a lowercase one.",
     "Which colour comes first in the list?",
     "Which colour comes first in this list?",
     "What is the largest digit?",
@@ -149,11 +149,12 @@ KEPT = ["Which colour comes first in the list?", "Count the animals."]
 _Q3_SOLUTION = """
 from itlib.exercises.nb02 import CANDIDATES, EXISTING
 # ROUGE-L with the pool (existing + kept so far), threshold 0.7:
-#   "Sort these numbers from largest to smallest."  5/7 = 0.71 with the ascending one -> removed
-#   "Which colour comes first in the list?"          new                              -> kept
-#   "Which colour comes first in this list?"         6/7 = 0.86 with the one just kept -> removed
-#   "What is the largest digit?"                     4/5 = 0.80                         -> removed
-#   "Count the animals."                             new                              -> kept
+#   "Turn every capital letter into a lowercase one."  2*6/(8+8) = 0.75 with "Turn every lowercase ..."
+#       (LCS: turn every letter into a one)                                               -> removed
+#   "Which colour comes first in the list?"            new                                -> kept
+#   "Which colour comes first in this list?"           6/7 = 0.86 with the one just kept  -> removed
+#   "What is the largest digit?"                       4/5 = 0.80                         -> removed
+#   "Count the animals."                               new                                -> kept
 answer = ["Which colour comes first in the list?", "Count the animals."]
 
 from itlib.selfinstruct import filter_generated
@@ -179,9 +180,9 @@ def _check_q3(answer) -> None:
         raise Wrong("the pool grows: once 'Which colour comes first in the list?' is kept, the next "
                     "candidate is compared with it too (ROUGE-L 6/7 = 0.86), so it is removed.")
     if CANDIDATES[0] in answer:
-        raise Wrong("ROUGE-L only sees words in order, not meaning: 'Sort these numbers from largest to "
-                    "smallest.' shares 5 of 7 tokens in order with the ascending instruction (0.71 >= 0.7), "
-                    "so it is removed although it asks for the opposite.")
+        raise Wrong("ROUGE-L only sees words in order, not meaning: 'Turn every capital letter into a "
+                    "lowercase one.' shares 6 of its 8 tokens in order with 'Turn every lowercase letter into "
+                    "a capital one.' (2*6/16 = 0.75 >= 0.7), so it is removed although it asks for the opposite.")
     if CANDIDATES[3] in answer:
         raise Wrong("'What is the largest digit?' and 'What is the largest number?' share 4 of 5 tokens: "
                     "ROUGE-L 0.8 >= 0.7, removed.")
