@@ -583,7 +583,67 @@ print(f"✓ at {size} instructions each, mean nearest-neighbour ROUGE-L: seeds {
 diversity.round(3)
 
 # %% [markdown]
-# ## 8 · A bad record
+# ## 8 · The `datasets` workflow on the course's data
+# Most instruction sets you will meet after this course live in Hugging Face `datasets`. The everyday steps, on two
+# batches of the suite's generator: `Dataset.from_list` (one row per example), `map` (add the rendered prompt
+# f(X, I) and the length of the whole sequence in tokens), `filter` (drop a row whose instruction and input repeat
+# an earlier row's after lower-casing and collapsing spaces; drop rows longer than a token budget),
+# `train_test_split`, and `to_json`, whose JSON Lines file `load_examples` reads back as `Example`s — so a file made
+# this way trains with `itlib train --data`. Look at how many rows each step removes, and why.
+
+# %%
+from dataclasses import asdict
+
+from datasets import Dataset, disable_progress_bars
+
+from itlib.formats import prompt_text, render
+from itlib.pipeline import default_tokenizer
+
+disable_progress_bars()
+course_tok = default_tokenizer()
+MAX_TOKENS = 40  # a context budget for this demo
+
+batches = make_examples(n_per_task=40, seed=11) + make_examples(n_per_task=40, seed=12)
+table = Dataset.from_list([{k: v for k, v in asdict(e).items() if k != "history"} for e in batches])
+
+
+def represent(row):
+    """f(X, I) in the prefix format, the token count of prompt + answer, and a key for near-duplicates."""
+    example = Example(row["instruction"], row["input"], row["output"])
+    return {"prompt": prompt_text(example, "prefix"), "n_tokens": len(render(example, course_tok, "prefix").input_ids),
+            "key": " ".join(f"{row['instruction']} {row['input']}".lower().split())}
+
+
+table = table.map(represent)
+first_row = {}
+for i, key in enumerate(table["key"]):
+    first_row.setdefault(key, i)
+unique = table.filter(lambda row, i: first_row[row["key"]] == i, with_indices=True)
+fits = unique.filter(lambda row: row["n_tokens"] <= MAX_TOKENS)
+split = fits.remove_columns(["prompt", "n_tokens", "key"]).train_test_split(test_size=0.1, seed=0)
+train_file = folder / "suite_train.jsonl"
+split["train"].to_json(train_file, force_ascii=False)
+from_file = load_examples(train_file)
+steps = pd.DataFrame({"rows": [len(table), len(unique), len(fits), len(split["train"]), len(split["test"]),
+                               len(from_file)]},
+                     index=["from_list + map", "filter: near-duplicates", f"filter: <= {MAX_TOKENS} tokens",
+                            "train_test_split: train", "train_test_split: test", "to_json -> load_examples"])
+print(f"{len(table) - len(unique)} near-duplicate rows and {len(unique) - len(fits)} rows over {MAX_TOKENS} tokens "
+      f"removed; the longest row had {max(table['n_tokens'])} tokens")
+print("a mapped row:", {k: table[0][k] for k in ("prompt", "n_tokens")})
+steps
+
+# %%
+assert len(from_file) == len(split["train"]) and len(fits) == len(split["train"]) + len(split["test"])
+assert all(isinstance(e, Example) for e in from_file)
+assert [(e.instruction, e.input, e.output, e.task) for e in from_file] == [
+    (r["instruction"], r["input"], r["output"], r["task"]) for r in split["train"]]
+assert max(fits["n_tokens"]) <= MAX_TOKENS and len(set(unique["key"])) == len(unique)
+print(f"✓ {len(from_file)} rows went through datasets and back through load_examples unchanged (task labels "
+      f"included): a file made with datasets is training data for itlib")
+
+# %% [markdown]
+# ## 9 · A bad record
 # A file with one broken record raises **one** `DataError` naming the file, the record (line) and the field.
 # `skip_bad=True` keeps the good records and warns once, listing what it skipped — nothing is dropped silently.
 
@@ -653,7 +713,9 @@ ex.q3.check(my_kept)
 #   must be filtered — ROUGE-L removes copies (and mirror-image instructions), a reference solver (where you
 #   have one) rejects invalid inputs and writes the answers; only a separate drift check (nearest template of
 #   which task?) flags a kept instruction that no longer asks for its task.
-# - **Files**: Alpaca JSON and chat JSONL load with one clear error per bad record.
+# - **Files**: Alpaca JSON and chat JSONL (and ShareGPT, Parquet, CSV, `save_to_disk` folders) load with one clear
+#   error per bad record; the ordinary `datasets` steps (`from_list`, `map`, `filter`, `train_test_split`,
+#   `to_json`) make files that `load_examples` and `itlib train --data` read back unchanged.
 #
 # **Next:** `03_interactions.ipynb` — one instruction-conditioned backbone for generation, classification and
 # sequence labelling.
