@@ -125,9 +125,11 @@ def bias_only(model, add_missing: bool = True, include_head: bool = True):
 
 def unseen_token_ids(tokenizer, examples: Sequence, docs: Sequence[str], fmt: str = "prefix") -> list[int]:
     """Token ids that the rendered `examples` use but the text of the pretraining `docs` never does
-    (template words, newlines, labels, ...): the base model's embeddings of these are still random.
-    The sequence markers (BOS, EOS) count as unseen too: pretraining put them only around whole
-    documents, while instruction tuning gives EOS a new job, ending every answer."""
+    (template words, newlines, labels, ...): the base model never read these as inputs. Their
+    embedding rows need not be random: with embeddings tied to the output layer they were trained as
+    outputs (pushed away from every hidden state), but no layer learnt to read them. The sequence
+    markers (BOS, EOS) count as unseen too although pretraining read and predicted them at document
+    boundaries: instruction tuning gives EOS a new job, ending every answer."""
     from itlib.formats import render
 
     used = {i for ex in examples for i in render(ex, tokenizer, fmt).input_ids}
