@@ -141,13 +141,13 @@ def _prepare_run_folder(out: Path, settings: dict, overwrite: bool, resume: bool
     checkpoints were made by the same command (same data, base, format and settings)."""
     import shutil
 
-    from itlib.files import CHECKPOINTS, MANIFEST, prepare_output, write_manifest
+    from itlib.files import MANIFEST, prepare_output, write_manifest
 
-    prepare_output(out, overwrite=overwrite, resume=resume)
     checkpoints = out / CHECKPOINTS
+    if resume and not any(checkpoints.glob("step-*")):  # before prepare_output creates anything
+        raise FileNotFoundError(f"--resume: there is no checkpoint to continue from in {checkpoints}")
+    prepare_output(out, overwrite=overwrite, resume=resume)
     if resume:
-        if not any(checkpoints.glob("step-*")):
-            raise FileNotFoundError(f"--resume: there is no checkpoint to continue from in {checkpoints}")
         before = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("run", {})
         differ = [k for k in settings if k in before and before[k] != settings[k]]
         if differ:

@@ -180,6 +180,7 @@ def test_resume_with_other_arguments_is_refused(tmp_path, user_file, monkeypatch
     assert "other.jsonl" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "new"), "--data", str(user_file), *FAST, "--resume"]) == 2
     assert "no checkpoint to continue from" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # a failed --resume creates nothing
 
 
 def test_fit_checkpoints_hold_as_many_updates_as_their_name_and_know_their_run(tmp_path, monkeypatch):
