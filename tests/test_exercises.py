@@ -8,7 +8,7 @@ import torch
 
 from itlib import exercises
 from itlib.exercises import Exercise, Verdict, Wrong
-from itlib.exercises.core import close_to, equals, is_type
+from itlib.exercises.core import close_to, equals, is_type, judge, near, tensors_close
 
 
 @pytest.fixture(autouse=True)
@@ -50,52 +50,6 @@ def test_discovery_finds_the_notebook_modules():
     assert exercises.nb00 is nb00  # the lazy attribute and the import give the same module
 
 
-# ---------------------------------------------------------------------------------------------
-# typical wrong answers, by exercise: make(correct_value) -> wrong answer, expected message part
-
-
-WRONG = {
-    "nb00.q1": [
-        (lambda c: 0.2, "strips the whitespace"),
-        (lambda c: 0.6, "case"),
-        (lambda c: 2, "number of matches"),
-        (lambda c: 40, "percentage"),
-        (lambda c: 0.45, "not characters"),
-        (lambda c: "0.4", "expected a number"),
-    ],
-    "nb00.q2": [
-        (lambda c: "fine-tune", "fine-tuning takes the token sequences"),
-        (lambda c: "Collect", "which* examples"),
-        (lambda c: "evaluate", "scores the answers"),
-        (lambda c: "tokenize", "not one of the five steps"),
-        (lambda c: 2, "as a string"),
-    ],
-    "nb01.q1": [
-        (lambda c: c - 1, "end-of-sequence token"),
-        (lambda c: c + 1, "nothing else"),
-        (lambda c: [1] * c, "not the sequence"),
-        (lambda c: 0.5, "whole number"),
-    ],
-}
-
-
-
-
-def _more_wrong_answers():
-    """Each notebook's typical wrong answers may live in tests/exercise_cases_nbNN.py (a dict WRONG)."""
-    import importlib.util
-    from pathlib import Path
-
-    for path in sorted(Path(__file__).parent.glob("exercise_cases_nb*.py")):
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        WRONG.update(module.WRONG)
-
-
-_more_wrong_answers()
-
-
 @pytest.mark.parametrize("name,ex", EXERCISES, ids=IDS)
 def test_solution_passes_its_checker(name, ex, capsys):
     assert ex.solution_value is not None, f"{name} has no solution_value"
@@ -113,10 +67,9 @@ def test_placeholder_is_not_attempted(name, ex):
 
 @pytest.mark.parametrize("name,ex", EXERCISES, ids=IDS)
 def test_typical_wrong_answers_get_specific_messages(name, ex, capsys):
-    cases = WRONG.get(name, [])
-    assert len(cases) >= 2, f"{name}: add at least two typical wrong answers to WRONG"
+    assert len(ex.wrong_answers) >= 2, f"{name}: give the exercise at least two typical wrong_answers"
     correct = ex.solution_value()
-    for make, part in cases:
+    for make, part in ex.wrong_answers:
         verdict = ex.check(make(correct))
         assert verdict.status == "incorrect", (part, verdict)
         assert part in verdict.message, (part, verdict.message)
@@ -213,6 +166,27 @@ def test_helper_checkers():
     is_type(int)(3)
     with pytest.raises(Wrong, match="expected int"):
         is_type(int)(True)
+
+
+def test_judge_tries_the_right_answer_first_then_each_known_mistake():
+    mistakes = [(0.2, "first mistake"), (0.4, "a mistake that gives the right value"), (0.2, "never reached")]
+    assert judge(0.4, 0.4, mistakes) is True  # right, even though a mistake gives the same value
+    with pytest.raises(Wrong, match="^first mistake$"):
+        judge(0.2, 0.4, mistakes)
+    assert judge(0.3, 0.4, mistakes) is False  # neither: the checker explains in its own words
+    assert judge(0.4000001, 0.4, mistakes, same=near(1e-6)) is True
+    assert judge(0.4001, 0.4, mistakes, same=near(1e-6)) is False
+    assert judge(0.40039, 0.4, same=near(rel_tol=1e-3)) is True
+
+
+def test_tensors_close_compares_shape_and_values():
+    same = tensors_close(1e-4)
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert same(a * 1, torch.tensor([1.0, 2.00001]))
+    assert not same(a, torch.tensor([1.0, 2.1]))
+    assert not same(a, torch.tensor([[1.0, 2.0]]))  # same values, other shape
+    with pytest.raises(Wrong, match="shape"):
+        judge(torch.ones(2), torch.zeros(2), [(torch.ones(1, 2), "wrong shape"), (torch.ones(2), "shape!")], same=same)
 
 
 def test_nb01_solution_matches_the_library():

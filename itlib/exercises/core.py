@@ -9,14 +9,17 @@ In a notebook:
     ex.q1.solution()      # shows the solution code
 
 An exercise's `checker(answer)` returns quietly when the answer is right (or returns a string,
-shown as a remark) and raises `Wrong("what exactly is wrong")` when it is not.
+shown as a remark) and raises `Wrong("what exactly is wrong")` when it is not. Most checkers follow
+one pattern, `judge(answer, right, mistakes)`: right answer, else the first known mistake's message.
+Each exercise keeps its typical wrong answers next to it (`wrong_answers=`), and the tests run them.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,16 +100,21 @@ def _caller_namespace(depth: int) -> dict:
 class Exercise:
     """One question: its `prompt`, a `checker`, `hints`, the `solution` code and, where it can be
     computed, `solution_value()` (the correct answer, so tests can run every solution through its
-    checker). With `var="name"`, `check()` with no argument reads the learner's variable `name`."""
+    checker). With `var="name"`, `check()` with no argument reads the learner's variable `name`.
+
+    `wrong_answers` lists the typical mistakes as `(make, part)` pairs: `make(correct_answer)` builds
+    a wrong answer, and its verdict must contain `part` (tests/test_exercises.py runs every pair)."""
 
     def __init__(self, prompt: str, checker: Callable[[Any], Any], hints: list[str], solution: str,
-                 solution_value: Callable[[], Any] | None = None, var: str | None = None):
+                 solution_value: Callable[[], Any] | None = None, var: str | None = None,
+                 wrong_answers: list[tuple[Callable[[Any], Any], str]] = ()):
         self.prompt = prompt.strip()
         self.checker = checker
         self.hints = list(hints)
         self.solution_code = solution.strip()
         self.solution_value = solution_value
         self.var = var
+        self.wrong_answers = list(wrong_answers)
         self._hints_shown = 0
 
     def __repr__(self) -> str:
@@ -165,7 +173,38 @@ def run_solution(code: str, name: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# small checker builders
+# the checkers' one pattern, and small checker builders
+
+
+def judge(answer: Any, right: Any, mistakes: Iterable[tuple[Any, str]] = (),
+          same: Callable[[Any, Any], bool] = operator.eq) -> bool:
+    """Every checker's pattern. True when `same(answer, right)`; otherwise raise `Wrong(message)` for
+    the first known mistake `(wrong, message)` with `same(answer, wrong)`; False when the answer is
+    neither, so the checker can go on to explain in its own words. The right answer is tried first:
+    a mistake that happens to give the right value is never reported."""
+    if same(answer, right):
+        return True
+    for wrong, message in mistakes:
+        if same(answer, wrong):
+            raise Wrong(message)
+    return False
+
+
+def near(abs_tol: float = 1e-6, rel_tol: float = 0.0) -> Callable[[float, float], bool]:
+    """`same` for `judge` on numbers: |a - b| <= max(rel_tol * max(|a|, |b|), abs_tol)."""
+    return lambda a, b: math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def tensors_close(atol: float = 1e-5, rtol: float = 1e-5) -> Callable[[Any, Any], bool]:
+    """`same` for `judge` on torch tensors or numpy arrays: equal shapes and allclose values."""
+
+    def same(a, b) -> bool:
+        import numpy as np
+
+        a, b = (np.asarray(x.detach() if hasattr(x, "detach") else x, dtype=float) for x in (a, b))
+        return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=rtol))
+
+    return same
 
 
 def is_type(*types: type) -> Callable[[Any], None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: exact match by hand
@@ -24,23 +24,20 @@ from itlib.evaluate import exact_match
 assert answer == exact_match(PREDS, REFS)
 """
 
-_Q1_MISTAKES = {
-    0.2: "exact_match strips the whitespace around each answer first, so ' Paris ' matches 'Paris'.",
-    0.6: "one pair too many: 'Blue' vs 'blue' (case) and 'the cat sat' vs 'the cat sat.' (final "
-         "full stop) are different strings, so both score 0.",
-    0.8: "'Blue' vs 'blue' and 'the cat sat' vs 'the cat sat.' differ: exact match ignores neither "
-         "case nor punctuation, only the whitespace around an answer.",
-    2.0: "that is the number of matches; exact match is their share of all 5 pairs.",
-    40.0: "give the share as a fraction between 0 and 1, not a percentage.",
-}
+_Q1_MISTAKES = [
+    (0.2, "exact_match strips the whitespace around each answer first, so ' Paris ' matches 'Paris'."),
+    (0.6, "one pair too many: 'Blue' vs 'blue' (case) and 'the cat sat' vs 'the cat sat.' (final "
+          "full stop) are different strings, so both score 0."),
+    (0.8, "'Blue' vs 'blue' and 'the cat sat' vs 'the cat sat.' differ: exact match ignores neither "
+          "case nor punctuation, only the whitespace around an answer."),
+    (2.0, "that is the number of matches; exact match is their share of all 5 pairs."),
+    (40.0, "give the share as a fraction between 0 and 1, not a percentage."),
+]
 
 
 def _check_q1(answer) -> None:
     value = as_number(answer)
-    for wrong, message in _Q1_MISTAKES.items():
-        if abs(value - wrong) < 1e-6:
-            raise Wrong(message)
-    if abs(value - 0.4) < 1e-6:
+    if judge(value, 0.4, _Q1_MISTAKES, same=near(1e-6)):
         return
     if abs(value * len(REFS) - round(value * len(REFS))) > 1e-6:
         raise Wrong(f"exact match counts whole answers, not characters or words: each pair scores 1 "
@@ -68,6 +65,14 @@ Work it out by hand first, then check it with `itlib.evaluate.exact_match`.
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: 0.2, "strips the whitespace"),
+        (lambda c: 0.6, "case"),
+        (lambda c: 2, "number of matches"),
+        (lambda c: 40, "percentage"),
+        (lambda c: 0.45, "not characters"),
+        (lambda c: "0.4", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -109,10 +114,7 @@ def _check_q2(answer) -> None:
     if not isinstance(answer, str):
         raise Wrong(f"answer with one of the step names as a string, e.g. \"collect\" "
                     f"(got {type(answer).__name__} {answer!r}).")
-    step = _normalise_step(answer)
-    if step in _Q2_WRONG:
-        raise Wrong(_Q2_WRONG[step])
-    if step != "represent":
+    if not judge(_normalise_step(answer), "represent", _Q2_WRONG.items()):
         raise Wrong(f"{answer!r} is not one of the five steps: {', '.join(STEPS)}.")
 
 
@@ -133,4 +135,11 @@ Which step is this? Answer with the step's name as a string.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: "fine-tune", "fine-tuning takes the token sequences"),
+        (lambda c: "Collect", "which* examples"),
+        (lambda c: "evaluate", "scores the answers"),
+        (lambda c: "tokenize", "not one of the five steps"),
+        (lambda c: 2, "as a string"),
+    ],
 )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import torch
+import torch.nn.functional as F
+
 from itlib.data import Example
-from itlib.exercises.core import Exercise, Wrong, run_solution
+from itlib.exercises.core import Exercise, Wrong, judge, run_solution, tensors_close
 
 
 @lru_cache(maxsize=1)
@@ -49,18 +52,16 @@ def _check_q1(answer) -> None:
             raise Wrong(f"expected a whole number of tokens, got {type(answer).__name__} {answer!r}.")
     r = _rendered()
     n = sum(r.loss_mask)
-    if answer == n:
+    mistakes = [
+        (n - 1, "off by one: the answer's tokens AND the end-of-sequence token carry loss; the model must "
+                "learn to stop."),
+        (n + 1, "off by one: the answer's tokens and the EOS token carry loss, nothing else (not the BOS "
+                "token, not the last prompt token)."),
+        (len(r.input_ids), f"{answer} is the whole sequence; the prompt's {r.prompt_len} tokens carry no loss."),
+        (r.prompt_len, f"{answer} is the prompt length: those are exactly the tokens that carry NO loss."),
+    ]
+    if judge(answer, n, mistakes):
         return
-    if answer == n - 1:
-        raise Wrong("off by one: the answer's tokens AND the end-of-sequence token carry loss; the "
-                    "model must learn to stop.")
-    if answer == n + 1:
-        raise Wrong("off by one: the answer's tokens and the EOS token carry loss, nothing else "
-                    "(not the BOS token, not the last prompt token).")
-    if answer == len(r.input_ids):
-        raise Wrong(f"{answer} is the whole sequence; the prompt's {r.prompt_len} tokens carry no loss.")
-    if answer == r.prompt_len:
-        raise Wrong(f"{answer} is the prompt length: those are exactly the tokens that carry NO loss.")
     words = len(EXAMPLE.output.split())
     if answer in (words, words + 1):
         raise Wrong("count tokens, not words: tokenise with the course tokenizer (or read "
@@ -83,6 +84,12 @@ q1 = Exercise(
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: c - 1, "end-of-sequence token"),
+        (lambda c: c + 1, "nothing else"),
+        (lambda c: [1] * c, "not the sequence"),
+        (lambda c: 0.5, "whole number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -103,8 +110,6 @@ def my_example_nll(logits, input_ids, loss_mask):
 def _test_batch():
     """Random logits (2, 7, 11), token ids and a loss mask with a prompt part and an answer part;
     the two rows have answers of different lengths (3 and 5 tokens)."""
-    import torch
-
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 7, 11, generator=g)
     ids = torch.randint(0, 11, (2, 7), generator=g)
@@ -113,43 +118,40 @@ def _test_batch():
 
 
 def _reference_q2(logits, ids, mask):
-    import torch.nn.functional as F
-
     logp = F.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     m = mask[:, 1:].float()
     return -(logp * m).sum(1) / m.sum(1)
 
 
-def _mistakes(logits, ids, mask) -> dict[str, object]:
-    """The per-example loss as the usual mistakes compute it."""
-    import torch.nn.functional as F
-
+def _mistakes(logits, ids, mask) -> list[tuple[object, str]]:
+    """The per-example loss as the usual mistakes compute it, each with what is wrong."""
     logp = F.log_softmax(logits.float(), dim=-1)
     shifted = logp[:, :-1].gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     unshifted = logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
     m, m_all, m_unshifted = mask[:, 1:].float(), mask.float(), mask[:, :-1].float()
     right = -(shifted * m).sum(1) / m.sum(1)
-    return {
-        "the sign is wrong: the loss is the NEGATIVE log-likelihood, so it is positive and lower is "
-        "better.": -right,
-        "forgot the shift: the logits at position t predict token t+1, so compare logits[:, :-1] "
-        "with input_ids[:, 1:] (you predict token t from position t).": -(unshifted * m_all).sum(1) / m_all.sum(1),
-        "divided by the row's length instead of its number of masked tokens: each example's loss is "
-        "the mean over ITS tokens with loss_mask = 1.": -(shifted * m).sum(1) / m.shape[1],
-        "averaged over all of the row's tokens, mask ignored: only positions with loss_mask = 1 (the "
-        "answer and EOS) count.": -shifted.mean(1),
-        "summed instead of averaged: divide each row's sum by its number of tokens with loss_mask = 1.":
-            -(shifted * m).sum(1),
-        "the mask must shift with the targets: use loss_mask[:, 1:] alongside input_ids[:, 1:].":
-            -(shifted * m_unshifted).sum(1) / m_unshifted.sum(1),
-        "divided every row by the number of masked tokens in the WHOLE batch: divide each row by its own "
-        "count, loss_mask[:, 1:].sum(dim=1).": -(shifted * m).sum(1) / m.sum(),
-    }
+    return [
+        (-right, "the sign is wrong: the loss is the NEGATIVE log-likelihood, so it is positive and lower is "
+                 "better."),
+        (-(unshifted * m_all).sum(1) / m_all.sum(1),
+         "forgot the shift: the logits at position t predict token t+1, so compare logits[:, :-1] "
+         "with input_ids[:, 1:] (you predict token t from position t)."),
+        (-(shifted * m).sum(1) / m.shape[1],
+         "divided by the row's length instead of its number of masked tokens: each example's loss is "
+         "the mean over ITS tokens with loss_mask = 1."),
+        (-shifted.mean(1), "averaged over all of the row's tokens, mask ignored: only positions with "
+                           "loss_mask = 1 (the answer and EOS) count."),
+        (-(shifted * m).sum(1), "summed instead of averaged: divide each row's sum by its number of tokens "
+                                "with loss_mask = 1."),
+        (-(shifted * m_unshifted).sum(1) / m_unshifted.sum(1),
+         "the mask must shift with the targets: use loss_mask[:, 1:] alongside input_ids[:, 1:]."),
+        (-(shifted * m).sum(1) / m.sum(),
+         "divided every row by the number of masked tokens in the WHOLE batch: divide each row by its own "
+         "count, loss_mask[:, 1:].sum(dim=1)."),
+    ]
 
 
 def _check_q2(answer) -> None:
-    import torch
-
     from itlib.train import masked_nll
 
     if not callable(answer):
@@ -169,13 +171,52 @@ def _check_q2(answer) -> None:
         raise Wrong(f"return one number per example, a tensor of shape ({ids.shape[0]},), not "
                     f"{tuple(out.shape)}: average each row's masked tokens into one number.")
     out = out.detach().float()
-    if torch.allclose(out, expected, atol=1e-4, rtol=1e-4):
+    if judge(out, expected, _mistakes(logits, ids, mask), same=tensors_close(1e-4, 1e-4)):
         return
-    for message, value in _mistakes(logits, ids, mask).items():
-        if torch.allclose(out, value.float(), atol=1e-4, rtol=1e-4):
-            raise Wrong(message)
     raise Wrong(f"on a random batch your losses are {[round(v, 4) for v in out.tolist()]}, the per-example "
                 f"masked NLL is {[round(v, 4) for v in expected.tolist()]}.")
+
+
+# typical wrong answers to q2 (tests/test_exercises.py runs each through the checker)
+
+
+def _q2_token_logp(logits, ids):
+    return F.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+
+
+def _q2_batch_mean(logits, ids, mask):
+    from itlib.train import masked_nll
+
+    return masked_nll(logits, ids, mask)
+
+
+def _q2_no_shift(logits, ids, mask):
+    logp = F.log_softmax(logits, -1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+    return -(logp * mask).sum(1) / mask.sum(1)
+
+
+def _q2_row_length(logits, ids, mask):
+    return -(_q2_token_logp(logits, ids) * mask[:, 1:]).sum(1) / mask[:, 1:].shape[1]
+
+
+def _q2_whole_batch_count(logits, ids, mask):
+    return -(_q2_token_logp(logits, ids) * mask[:, 1:]).sum(1) / mask[:, 1:].sum()
+
+
+def _q2_unshifted_mask(logits, ids, mask):
+    m = mask[:, :-1].float()
+    return -(_q2_token_logp(logits, ids) * m).sum(1) / m.sum(1)
+
+
+def _q2_wrong_sign(logits, ids, mask):
+    m = mask[:, 1:].float()
+    return (_q2_token_logp(logits, ids) * m).sum(1) / m.sum(1)
+
+
+def _q2_per_token(logits, ids, mask):
+    return -_q2_token_logp(logits, ids) * mask[:, 1:]
 
 
 q2 = Exercise(
@@ -197,6 +238,16 @@ position before it. Check it with `ex.q2.check(my_example_nll)`.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "my_example_nll"),
+    wrong_answers=[
+        (lambda c: _q2_batch_mean, "loss of the whole batch"),
+        (lambda c: _q2_no_shift, "forgot the shift"),
+        (lambda c: _q2_row_length, "row's length"),
+        (lambda c: _q2_whole_batch_count, "WHOLE batch"),
+        (lambda c: _q2_unshifted_mask, "mask must shift"),
+        (lambda c: _q2_wrong_sign, "sign is wrong"),
+        (lambda c: _q2_per_token, "one number per example"),
+        (lambda c: 1.3, "pass your function itself"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -216,8 +267,6 @@ def my_make_labels(input_ids, attention_mask, prompt_lens):
 
 def _q3_batch():
     """Two right-padded rows: prompt (BOS + prompt tokens), answer + EOS, padding (id 0)."""
-    import torch
-
     ids = torch.tensor([[1, 40, 41, 42, 7, 8, 2, 0], [1, 50, 51, 9, 10, 11, 2, 0]])
     attention = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1, 0]])
     prompt_lens = torch.tensor([4, 3])
@@ -226,8 +275,6 @@ def _q3_batch():
 
 
 def _after(ids, attention, lens, offset=0, padding=False):
-    import torch
-
     positions = torch.arange(ids.shape[1]).unsqueeze(0)
     keep = positions >= (lens + offset).unsqueeze(1)
     if not padding:
@@ -236,8 +283,6 @@ def _after(ids, attention, lens, offset=0, padding=False):
 
 
 def _check_q3(answer) -> None:
-    import torch
-
     if not callable(answer):
         raise Wrong(f"pass your function itself, e.g. `check(my_make_labels)` (got {type(answer).__name__}).")
     ids, attention, lens, mask = _q3_batch()
@@ -257,11 +302,9 @@ def _check_q3(answer) -> None:
         raise Wrong(f"labels are token ids, so an integer tensor (torch.long), not {out.dtype}; "
                     "cross-entropy refuses float targets.")
     out = out.long()
-    if torch.equal(out, expected):
-        return
     shifted = torch.full_like(ids, -100)
     shifted[:, :-1] = expected[:, 1:]
-    cases = [
+    cases = [  # (wrong labels, what is wrong)
         (torch.where(mask == 1, torch.full_like(ids, -100), ids),
          ("inverted: -100 marks the positions to IGNORE, so it goes on the prompt and padding; the "
           "answer tokens and EOS keep their ids.")),
@@ -284,14 +327,56 @@ def _check_q3(answer) -> None:
         cases.append((torch.where(mask == 1, ids, torch.full_like(ids, fill)),
                       (f"{fill} is a real token id, so the model would be trained to predict it; "
                        "the value that cross-entropy ignores is -100.")))
-    for wrong, message in cases:
-        if torch.equal(out, wrong):
-            raise Wrong(message)
+    if judge(out, expected, cases, same=torch.equal):
+        return
     if torch.equal(out == -100, mask == 0):
         raise Wrong("-100 is in the right places, but the kept positions must hold the token ids "
                     "from input_ids.")
     raise Wrong(f"for input_ids {ids[0].tolist()}, attention_mask {attention[0].tolist()} and prompt_len "
                 f"{int(lens[0])} the labels are {expected[0].tolist()}; yours are {out[0].tolist()}.")
+
+
+# typical wrong answers to q3
+
+
+def _q3_positions(ids):
+    return torch.arange(ids.shape[1]).unsqueeze(0)
+
+
+def _q3_keeps_padding(ids, attention, lens):
+    return torch.where(_q3_positions(ids) >= lens.unsqueeze(1), ids, torch.full_like(ids, -100))
+
+
+def _q3_keeps_last_prompt_token(ids, attention, lens):
+    keep = (_q3_positions(ids) >= (lens - 1).unsqueeze(1)) & (attention == 1)
+    return torch.where(keep, ids, torch.full_like(ids, -100))
+
+
+def _q3_drops_first_answer_token(ids, attention, lens):
+    keep = (_q3_positions(ids) > lens.unsqueeze(1)) & (attention == 1)
+    return torch.where(keep, ids, torch.full_like(ids, -100))
+
+
+def _q3_inverted(ids, attention, lens):
+    keep = (_q3_positions(ids) >= lens.unsqueeze(1)) & (attention == 1)
+    return torch.where(keep, torch.full_like(ids, -100), ids)
+
+
+def _q3_zero_fill(ids, attention, lens):
+    keep = (_q3_positions(ids) >= lens.unsqueeze(1)) & (attention == 1)
+    return torch.where(keep, ids, torch.zeros_like(ids))
+
+
+def _q3_float_labels(ids, attention, lens):
+    keep = (_q3_positions(ids) >= lens.unsqueeze(1)) & (attention == 1)
+    return torch.where(keep, ids.float(), torch.tensor(-100.0))
+
+
+def _q3_shifted(ids, attention, lens):
+    keep = (_q3_positions(ids) >= lens.unsqueeze(1)) & (attention == 1)
+    out = torch.full_like(ids, -100)
+    out[:, :-1] = torch.where(keep, ids, torch.full_like(ids, -100))[:, 1:]
+    return out
 
 
 q3 = Exercise(
@@ -314,4 +399,14 @@ only each example's prompt length (`Rendered.prompt_len`: BOS + prompt tokens) a
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "my_make_labels"),
+    wrong_answers=[
+        (lambda c: _q3_keeps_padding, "padding carries loss"),
+        (lambda c: _q3_keeps_last_prompt_token, "last prompt token is kept"),
+        (lambda c: _q3_drops_first_answer_token, "answer's first token got -100"),
+        (lambda c: _q3_inverted, "inverted"),
+        (lambda c: _q3_shifted, "do not shift"),
+        (lambda c: _q3_zero_fill, "is a real token id"),
+        (lambda c: _q3_float_labels, "integer tensor"),
+        (lambda c: "labels", "pass your function itself"),
+    ],
 )

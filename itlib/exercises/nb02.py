@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: ROUGE-L by hand
@@ -21,28 +21,25 @@ from itlib.datastats import rouge_l
 assert abs(answer - rouge_l(*PAIR)) < 1e-12
 """
 
-_Q1_MISTAKES = {
-    3.0: "3 is the length of the longest common subsequence; ROUGE-L turns it into an F-measure "
-         "of precision LCS/7 and recall LCS/6.",
-    3 / 7: "that is the precision alone (LCS / length of the first text); ROUGE-L's F1 also uses the "
-           "recall LCS / 6.",
-    3 / 6: "that is the recall alone (LCS / length of the second text); ROUGE-L's F1 also uses the "
-           "precision LCS / 7.",
-    8 / 13: "you counted the 4 shared words (give, the, largest, number) regardless of order: that is "
-            "ROUGE-1. ROUGE-L keeps the order: 'largest' and 'number' come in opposite orders, so only "
-            "one of them can be in the common subsequence.",
-    4 / 7: "order matters: 'largest' and 'number' appear in opposite orders, so the longest common "
-           "subsequence has 3 tokens, not 4.",
-    1 - 6 / 13: "that is 1 - ROUGE-L, a distance; give the similarity itself.",
-}
+_Q1_MISTAKES = [
+    (3.0, "3 is the length of the longest common subsequence; ROUGE-L turns it into an F-measure "
+          "of precision LCS/7 and recall LCS/6."),
+    (3 / 7, "that is the precision alone (LCS / length of the first text); ROUGE-L's F1 also uses the "
+            "recall LCS / 6."),
+    (3 / 6, "that is the recall alone (LCS / length of the second text); ROUGE-L's F1 also uses the "
+            "precision LCS / 7."),
+    (8 / 13, "you counted the 4 shared words (give, the, largest, number) regardless of order: that is "
+             "ROUGE-1. ROUGE-L keeps the order: 'largest' and 'number' come in opposite orders, so only "
+             "one of them can be in the common subsequence."),
+    (4 / 7, "order matters: 'largest' and 'number' appear in opposite orders, so the longest common "
+            "subsequence has 3 tokens, not 4."),
+    (1 - 6 / 13, "that is 1 - ROUGE-L, a distance; give the similarity itself."),
+]
 
 
 def _check_q1(answer) -> None:
     value = as_number(answer)
-    for wrong, message in _Q1_MISTAKES.items():
-        if abs(value - wrong) < 1e-3:
-            raise Wrong(message)
-    if abs(value - 6 / 13) < 1e-3:
+    if judge(value, 6 / 13, _Q1_MISTAKES, same=near(1e-3)):
         return
     if value > 1:
         raise Wrong(f"ROUGE-L F1 lies between 0 and 1 (you gave {value:g}).")
@@ -71,6 +68,15 @@ with `itlib.datastats.rouge_l`.
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: 3, "longest common subsequence"),
+        (lambda c: 3 / 7, "precision alone"),
+        (lambda c: 0.5, "recall alone"),
+        (lambda c: 8 / 13, "ROUGE-1"),
+        (lambda c: 1 - c, "distance"),
+        (lambda c: 13, "between 0 and 1"),
+        (lambda c: "0.46", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -89,24 +95,21 @@ from itlib.datastats import distinct_n
 assert abs(answer - distinct_n(TEXTS, 2)) < 1e-12
 """
 
-_Q2_MISTAKES = {
-    4.0: "4 is the number of distinct bigrams; distinct-2 divides it by the number of all bigrams.",
-    6 / 8: "you let bigrams run across texts ('numbers sort', 'digits reverse'); n-grams are taken "
-           "inside each text only.",
-    5 / 9: "that is distinct-1 (distinct words / all words); the question asks for bigrams (n = 2).",
-    1.0: "each text alone has no repeated bigram, but distinct-n pools the n-grams of all texts: "
-         "'sort the' and 'the numbers' occur twice.",
-    2 / 6: "count each distinct bigram once, including those that occur only once: there are 4 distinct "
-           "bigrams, not 2.",
-}
+_Q2_MISTAKES = [
+    (4.0, "4 is the number of distinct bigrams; distinct-2 divides it by the number of all bigrams."),
+    (6 / 8, "you let bigrams run across texts ('numbers sort', 'digits reverse'); n-grams are taken "
+            "inside each text only."),
+    (5 / 9, "that is distinct-1 (distinct words / all words); the question asks for bigrams (n = 2)."),
+    (1.0, "each text alone has no repeated bigram, but distinct-n pools the n-grams of all texts: "
+          "'sort the' and 'the numbers' occur twice."),
+    (2 / 6, "count each distinct bigram once, including those that occur only once: there are 4 distinct "
+            "bigrams, not 2."),
+]
 
 
 def _check_q2(answer) -> None:
     value = as_number(answer)
-    for wrong, message in _Q2_MISTAKES.items():
-        if abs(value - wrong) < 1e-3:
-            raise Wrong(message)
-    if abs(value - 4 / 6) < 1e-3:
+    if judge(value, 4 / 6, _Q2_MISTAKES, same=near(1e-3)):
         return
     if not 0 <= value <= 1:
         raise Wrong(f"distinct-n is a share between 0 and 1 (you gave {value:g}).")
@@ -130,6 +133,13 @@ Work it out by hand, then check with `itlib.datastats.distinct_n(ex.TEXTS, 2)`.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: 4, "number of distinct bigrams"),
+        (lambda c: 0.75, "across texts"),
+        (lambda c: 5 / 9, "distinct-1"),
+        (lambda c: 1.0, "pools"),
+        (lambda c: 0.9, "list the bigrams"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -210,4 +220,12 @@ order. Then check with `itlib.selfinstruct.filter_generated(ex.CANDIDATES, ex.EX
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: [x for x in CANDIDATES if x not in KEPT], "*below* 0.7"),
+        (lambda c: [CANDIDATES[1], CANDIDATES[2], CANDIDATES[4]], "the pool grows"),
+        (lambda c: [CANDIDATES[0], CANDIDATES[1], CANDIDATES[4]], "not meaning"),
+        (lambda c: KEPT[::-1], "in the order"),
+        (lambda c: KEPT[0], "list of the kept"),
+        (lambda c: ["Count animals."], "not one of the candidates"),
+    ],
 )

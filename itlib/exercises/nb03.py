@@ -3,7 +3,9 @@ where a classification head reads, how tagging is scored, and how a verbaliser s
 
 from __future__ import annotations
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+import torch
+
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: where does the classification head read? (the last non-pad token, for any padding side)
@@ -23,8 +25,6 @@ LEFT = [row[::-1] for row in RIGHT]  # left-padded (as for batched generation): 
 
 
 def _check_q1(answer) -> None:
-    import torch
-
     if not callable(answer):
         raise Wrong(f"pass your function itself, e.g. `check(my_last_index)` (got {type(answer).__name__}).")
     for name, rows in (("right", RIGHT), ("left", LEFT)):
@@ -38,22 +38,45 @@ def _check_q1(answer) -> None:
             raise Wrong(f"return one position per row (shape ({len(rows)},)), not shape {tuple(out.shape)}.")
         got = [int(v) for v in out.tolist()]
         want = [max(i for i, m in enumerate(r) if m) for r in rows]
-        if got == want:
-            continue
-        first = [min(i for i, m in enumerate(r) if m) for r in rows]
-        if got == [sum(r) for r in rows]:
-            raise Wrong(f"off by one on the {name}-padded batch: `mask.sum(1)` counts the real tokens; the "
-                        "last one sits at index count - 1 (and only when the padding is on the right).")
-        if got == [sum(r) - 1 for r in rows]:
-            raise Wrong("`mask.sum(1) - 1` works only for right padding: with left padding "
-                        f"{rows[0]} the last real token is at index {want[0]}, not {got[0]}.")
-        if got == first:
-            raise Wrong(f"that is the FIRST real token ({name} padding): `argmax` returns the first maximum, "
-                        "so weight each position by its index before taking it.")
-        if got == [len(r) - 1 for r in rows]:
-            raise Wrong("the last position is padding in right-padded rows: the head would read a pad "
-                        "token's hidden state.")
-        raise Wrong(f"on the {name}-padded mask {rows} you gave {got}, expected {want}.")
+        mistakes = [
+            ([sum(r) for r in rows],
+             f"off by one on the {name}-padded batch: `mask.sum(1)` counts the real tokens; the "
+             "last one sits at index count - 1 (and only when the padding is on the right)."),
+            ([sum(r) - 1 for r in rows],
+             "`mask.sum(1) - 1` works only for right padding: with left padding "
+             f"{rows[0]} the last real token is at index {want[0]}, not {got[0]}."),
+            ([min(i for i, m in enumerate(r) if m) for r in rows],
+             f"that is the FIRST real token ({name} padding): `argmax` returns the first maximum, "
+             "so weight each position by its index before taking it."),
+            ([len(r) - 1 for r in rows],
+             "the last position is padding in right-padded rows: the head would read a pad "
+             "token's hidden state."),
+        ]
+        if not judge(got, want, mistakes):
+            raise Wrong(f"on the {name}-padded mask {rows} you gave {got}, expected {want}.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_sum_of_mask(mask):
+    return mask.sum(1)
+
+
+def _q1_sum_minus_one(mask):
+    return mask.sum(1) - 1
+
+
+def _q1_first_real(mask):
+    return mask.argmax(1)
+
+
+def _q1_always_last(mask):
+    return torch.full((mask.shape[0],), mask.shape[1] - 1)
+
+
+def _q1_whole_mask(mask):
+    return mask
 
 
 q1 = Exercise(
@@ -72,6 +95,14 @@ left-padded ones (`[0, 0, 1, 1, 1]`). Check it with `ex.q1.check(my_last_index)`
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "my_last_index"),
+    wrong_answers=[
+        (lambda c: _q1_sum_of_mask, "off by one"),
+        (lambda c: _q1_sum_minus_one, "works only for right padding"),
+        (lambda c: _q1_first_real, "FIRST real token"),
+        (lambda c: _q1_always_last, "pad token"),
+        (lambda c: _q1_whole_mask, "one position per row"),
+        (lambda c: 3, "pass your function itself"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -96,28 +127,25 @@ assert abs(answer - tag_prf(TAG_PREDS, TAG_REFS)["f1"]) < 1e-12
 
 _BAG = ("a tag counts as correct only at its position: comparing the bags of tags of each sequence "
         "(ignoring order) counts 'E O E E' vs 'O E E E' as all right.")
-_Q2_MISTAKES = {
-    6 / 9: "that is the precision (6 correct of 9 predicted tags); F1 also needs the recall (of 10 "
-           "reference tags) and combines them as 2PR / (P + R).",
-    6 / 10: "that is the recall (6 correct of 10 reference tags); F1 combines it with the precision "
-            "(6 of 9 predicted) as 2PR / (P + R).",
-    (6 / 9 + 6 / 10) / 2: "F1 is the harmonic mean 2PR / (P + R), not the arithmetic mean (P + R) / 2.",
-    0.0: "no sequence is entirely right, but tag F1 gives credit tag by tag, not per whole sequence.",
-    16 / 19: _BAG,
-    8 / 9: _BAG,
-    8 / 10: _BAG,
-}
+_Q2_MISTAKES = [
+    (6 / 9, "that is the precision (6 correct of 9 predicted tags); F1 also needs the recall (of 10 "
+            "reference tags) and combines them as 2PR / (P + R)."),
+    (6 / 10, "that is the recall (6 correct of 10 reference tags); F1 combines it with the precision "
+             "(6 of 9 predicted) as 2PR / (P + R)."),
+    ((6 / 9 + 6 / 10) / 2, "F1 is the harmonic mean 2PR / (P + R), not the arithmetic mean (P + R) / 2."),
+    (0.0, "no sequence is entirely right, but tag F1 gives credit tag by tag, not per whole sequence."),
+    (16 / 19, _BAG),
+    (8 / 9, _BAG),
+    (8 / 10, _BAG),
+]
 
 
 def _check_q2(answer) -> None:
     value = as_number(answer)
-    if abs(value - 12 / 19) < 1e-3:
+    if judge(value, 12 / 19, _Q2_MISTAKES, same=near(1e-3)):
         return
     if abs(value - 100 * 12 / 19) < 0.1:
         raise Wrong("give F1 as a fraction between 0 and 1, not a percentage.")
-    for wrong, message in _Q2_MISTAKES.items():
-        if abs(value - wrong) < 1e-3:
-            raise Wrong(message)
     raise Wrong(f"you gave {value:g}; count the (position, tag) pairs: predicted, reference and correct, "
                 "then P = correct / predicted, R = correct / reference, F1 = 2PR / (P + R).")
 
@@ -140,6 +168,15 @@ compare with `itlib.evaluate.tag_prf`.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: 6 / 9, "that is the precision"),
+        (lambda c: 6 / 10, "that is the recall"),
+        (lambda c: (6 / 9 + 6 / 10) / 2, "harmonic mean"),
+        (lambda c: 16 / 19, "only at its position"),
+        (lambda c: 0, "tag by tag"),
+        (lambda c: 100 * c, "percentage"),
+        (lambda c: "0.63", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -166,14 +203,14 @@ def _check_q3(answer) -> None:
     label = answer.strip()
     if label not in TOKEN_LOGPROBS:
         raise Wrong(f"{answer!r} is not one of the labels {list(TOKEN_LOGPROBS)}.")
-    if label == "positive":
+    mistakes = [
+        ("so so", "you averaged the tokens' log-probabilities (a length-normalised score); the verbaliser "
+                  "here scores log P(label | prompt), the SUM over its tokens: 'so so' has -0.95."),
+        ("negative", "you scored the first token only; the whole label word must be likely: 'negative' has "
+                     "-0.1 - 1.0 = -1.1 in all."),
+    ]
+    if judge(label, "positive", mistakes):
         return
-    if label == "so so":
-        raise Wrong("you averaged the tokens' log-probabilities (a length-normalised score); the verbaliser "
-                    "here scores log P(label | prompt), the SUM over its tokens: 'so so' has -0.95.")
-    if label == "negative":
-        raise Wrong("you scored the first token only; the whole label word must be likely: 'negative' has "
-                    "-0.1 - 1.0 = -1.1 in all.")
     raise Wrong("'mixed' has the LOWEST log-probability (-1.5); the verbaliser picks the highest.")
 
 
@@ -194,4 +231,11 @@ Which label does the verbaliser pick? Answer with the label string.
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: "so so", "averaged"),
+        (lambda c: "negative", "first token only"),
+        (lambda c: "mixed", "LOWEST"),
+        (lambda c: "neutral", "not one of the labels"),
+        (lambda c: -0.9, "label word as a string"),
+    ],
 )

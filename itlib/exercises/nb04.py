@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from itlib.exercises.core import Exercise, Wrong, run_solution
+import math
+
+import torch
+
+from itlib.exercises.core import Exercise, Wrong, judge, run_solution, tensors_close
 
 
 def test_batch():
     """Word vectors x (3 instructions, 4 positions, 5 dims) and the mask of real words: 3, 1 and 4
     words. The padded positions hold large non-zero values, as a careless pooling would use them."""
-    import torch
-
     g = torch.Generator().manual_seed(4)
     x = torch.randn(3, 4, 5, generator=g)
     mask = torch.tensor([[True, True, True, False], [True, False, False, False], [True, True, True, True]])
@@ -25,8 +27,6 @@ def _call(fn, *args):
 
 
 def _as_tensor(out, what: str):
-    import torch
-
     if not isinstance(out, torch.Tensor):
         raise Wrong(f"{what} should be a torch tensor, got {type(out).__name__}.")
     return out.detach().float()
@@ -39,8 +39,6 @@ def _as_tensor(out, what: str):
 def test_weights():
     """A weight per word position of `test_batch()` (e.g. how rare the word is), (3, 4); the padded
     positions carry weights too, as a careless pooling would use them."""
-    import torch
-
     return torch.tensor([[1.0, 0.5, 2.0, 3.0], [0.7, 3.0, 3.0, 3.0], [0.2, 1.0, 1.5, 0.3]])
 
 
@@ -52,8 +50,6 @@ def my_weighted_pool(x, mask, weights):
 
 
 def _check_q1(fn) -> None:
-    import torch
-
     from itlib.embeddings import mean_pool
 
     x, mask = test_batch()
@@ -64,24 +60,51 @@ def _check_q1(fn) -> None:
     if out.shape != want.shape:
         raise Wrong(f"got shape {tuple(out.shape)}, expected {tuple(want.shape)}: one D-dimensional e_I per "
                     f"instruction, so pool over the word positions (dim=1) and keep the vector dimension.")
-    if torch.allclose(out, want, atol=1e-5):
-        return
     wu = weights.unsqueeze(-1)
-    if torch.allclose(out, (wu * x).sum(1) / wu.sum(1), atol=1e-5):
-        raise Wrong("the padded positions took part with their weights: padding is not part of the "
-                    "instruction. Multiply the weights by the mask first.")
-    if torch.allclose(out, (w * x).sum(1) / wu.sum(1), atol=1e-5):
-        raise Wrong("the padded vectors are masked, but you divided by the sum of *all* weights, padding "
-                    "included; divide by the sum of the real words' weights.")
-    if torch.allclose(out, (w * x).sum(1) / mask.sum(1, keepdim=True), atol=1e-5):
-        raise Wrong("you divided by the number of real words; a weighted mean divides by the sum of the "
-                    "weights, so that equal weights give the plain mean.")
-    if torch.allclose(out, mean_pool(x, mask), atol=1e-5):
-        raise Wrong("that is the plain mean of the real words: the weights are missing.")
-    if torch.allclose(out, (w * x).sum(1), atol=1e-5):
-        raise Wrong("that is the weighted sum; divide it by the sum of the real words' weights.")
+    mistakes = [
+        ((wu * x).sum(1) / wu.sum(1),
+         "the padded positions took part with their weights: padding is not part of the "
+         "instruction. Multiply the weights by the mask first."),
+        ((w * x).sum(1) / wu.sum(1),
+         "the padded vectors are masked, but you divided by the sum of *all* weights, padding "
+         "included; divide by the sum of the real words' weights."),
+        ((w * x).sum(1) / mask.sum(1, keepdim=True),
+         "you divided by the number of real words; a weighted mean divides by the sum of the "
+         "weights, so that equal weights give the plain mean."),
+        (mean_pool(x, mask), "that is the plain mean of the real words: the weights are missing."),
+        ((w * x).sum(1), "that is the weighted sum; divide it by the sum of the real words' weights."),
+    ]
+    if judge(out, want, mistakes, same=tensors_close()):
+        return
     raise Wrong("not sum_i w_i e_i / sum_i w_i over the real words; try it on `ex.test_batch()` and "
                 "`ex.test_weights()`, and check that equal weights give `itlib.embeddings.mean_pool`.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_weighted_with_padding(x, mask, weights):
+    w = weights.unsqueeze(-1)
+    return (w * x).sum(1) / w.sum(1)
+
+
+def _q1_weighted_over_all_weights(x, mask, weights):
+    w = (weights * mask).unsqueeze(-1)
+    return (w * x).sum(1) / weights.sum(1, keepdim=True)
+
+
+def _q1_weighted_by_count(x, mask, weights):
+    w = (weights * mask).unsqueeze(-1)
+    return (w * x).sum(1) / mask.sum(1, keepdim=True)
+
+
+def _q1_plain_mean(x, mask, weights):
+    m = mask.unsqueeze(-1).float()
+    return (x * m).sum(1) / m.sum(1)
+
+
+def _q1_weighted_sum(x, mask, weights):
+    return ((weights * mask).unsqueeze(-1) * x).sum(1)
 
 
 q1 = Exercise(
@@ -101,6 +124,14 @@ carry weights too; they must play no part. Try it on `x, mask = ex.test_batch()`
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "my_weighted_pool"),
+    wrong_answers=[
+        (lambda c: _q1_weighted_with_padding, "padded positions took part"),
+        (lambda c: _q1_weighted_over_all_weights, "sum of *all* weights"),
+        (lambda c: _q1_weighted_by_count, "number of real words"),
+        (lambda c: _q1_plain_mean, "plain mean"),
+        (lambda c: _q1_weighted_sum, "weighted sum"),
+        (lambda c: 3.0, "pass your function"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -120,16 +151,10 @@ def my_query_pool(x, mask, q):
 
 
 def _q2_query():
-    import torch
-
     return torch.tensor([1.6, -1.0, 0.6, 2.4, -1.4])
 
 
 def _check_q2(fn) -> None:
-    import math
-
-    import torch
-
     from itlib.embeddings import AttentionPool
 
     x, mask = test_batch()
@@ -158,17 +183,43 @@ def _check_q2(fn) -> None:
                         "with -inf so that exp(-inf) = 0.")
         raise Wrong(f"padded positions got weight {padded:.2f} in total: set their scores to -inf before "
                     f"the softmax.")
-    if torch.allclose(alpha, torch.softmax((x @ q).masked_fill(~mask, float("-inf")), dim=-1), atol=1e-5):
-        raise Wrong("almost: the score is scaled, q^T e_i / sqrt(D) with D = 5, so that its size does not "
-                    "grow with the dimension.")
-    if not torch.allclose(alpha, want_alpha, atol=1e-5):
+    unscaled = torch.softmax((x @ q).masked_fill(~mask, float("-inf")), dim=-1)
+    mistakes = [(unscaled, "almost: the score is scaled, q^T e_i / sqrt(D) with D = 5, so that its size "
+                           "does not grow with the dimension.")]
+    if not judge(alpha, want_alpha, mistakes, same=tensors_close()):
         raise Wrong("the weights sum to 1 and skip the padding, but they are not softmax(q^T e_i / sqrt(D)) "
                     "of the real words; check the scores.")
-    if e.shape != want_e.shape or not torch.allclose(e, want_e, atol=1e-5):
-        if e.shape == want_e.shape and torch.allclose(e, x.mean(1), atol=1e-5):
-            raise Wrong("alpha is right, but e_I is a plain mean; it is the weighted sum sum_i alpha_i e_i.")
+    mistakes = [(x.mean(1), "alpha is right, but e_I is a plain mean; it is the weighted sum sum_i alpha_i e_i.")]
+    if not judge(e, want_e, mistakes, same=tensors_close()):
         raise Wrong("alpha is right, but e_I is not sum_i alpha_i e_i: multiply each word vector by its "
                     "weight, `alpha.unsqueeze(-1) * x`, and sum over dim=1.")
+
+
+# typical wrong answers to q2 (tests/test_exercises.py runs each through the checker)
+
+
+def _q2_unscaled(x, mask, q):
+    alpha = torch.softmax((x @ q).masked_fill(~mask, float("-inf")), dim=-1)
+    return (alpha.unsqueeze(-1) * x).sum(1), alpha
+
+
+def _q2_zero_filled(x, mask, q):
+    alpha = torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, 0.0), dim=-1)
+    return (alpha.unsqueeze(-1) * x).sum(1), alpha
+
+
+def _q2_unmasked(x, mask, q):
+    alpha = torch.softmax(x @ q / math.sqrt(x.shape[-1]), dim=-1)
+    return (alpha.unsqueeze(-1) * x).sum(1), alpha
+
+
+def _q2_plain_mean(x, mask, q):
+    alpha = torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, float("-inf")), dim=-1)
+    return x.mean(1), alpha
+
+
+def _q2_weights_only(x, mask, q):
+    return torch.softmax((x @ q / math.sqrt(x.shape[-1])).masked_fill(~mask, float("-inf")), dim=-1)
 
 
 q2 = Exercise(
@@ -188,6 +239,13 @@ over the real words, $e_I = \\sum_i \\alpha_i e_i$. Write `my_query_pool(x, mask
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "my_query_pool"),
+    wrong_answers=[
+        (lambda c: _q2_unscaled, "sqrt(D)"),
+        (lambda c: _q2_zero_filled, "e^0"),
+        (lambda c: _q2_unmasked, "padded positions got weight"),
+        (lambda c: _q2_plain_mean, "plain mean"),
+        (lambda c: _q2_weights_only, "return two things"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +295,13 @@ def _check_q3(answer) -> None:
         raise Wrong(" ".join(_Q3_WHY[k] for k in wrong))
 
 
+# typical wrong answers to q3 (tests/test_exercises.py runs each through the checker)
+
+
+def _q3_with_answers(**changes):
+    return lambda c: {**c, **changes}
+
+
 q3 = Exercise(
     prompt=f"""
 **Q3. What mean and max pooling can and cannot see.** For each pair of instructions, do *static* word
@@ -256,4 +321,13 @@ check it with `ex.q3.check(my_answer)`. (`ex.PAIRS` holds the pairs.)
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (_q3_with_answers(A="neither"), "bag of words"),                       # order taken for meaning
+        (_q3_with_answers(B="neither"), "capitals and punctuation"),
+        (_q3_with_answers(C="both"), "the mean counts repeats"),               # counts forgotten
+        (_q3_with_answers(C="mean only"), "the mean counts repeats"),
+        (_q3_with_answers(D="both"), "differs in a word"),
+        (lambda c: ("A", "both"), "one entry per pair"),
+        (_q3_with_answers(A="yes"), "each value is one of"),
+    ],
 )

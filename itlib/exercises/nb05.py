@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from itlib.exercises.core import Exercise, Wrong, run_solution
+from itlib.exercises.core import Exercise, Wrong, judge, run_solution, tensors_close
 
 # ---------------------------------------------------------------------------------------------
 # shared data: four real input tokens and one padding position (a trap: it has large values)
@@ -64,34 +64,36 @@ my_alpha = np.exp(scores - scores.max())
 my_alpha = my_alpha / my_alpha.sum()
 """
 
-_Q1_MISTAKES = {
-    "padding": "the padding position got weight: mask it BEFORE the softmax (score -inf), so the real "
-               "tokens share all of the weight.",
-    "zeroed": "your weights sum to less than 1: you zeroed the padding AFTER the softmax. Mask it before "
-              "(score -inf), so the softmax spreads the weight over the real tokens only.",
-    "transposed": "W is the wrong way round: the score is h_i^T W e_I (h on the left of W, e_I on the "
-                  "right), not e_I^T W h_i.",
-    "no_w": "you scored h_i . e_I and left out W: the score is h_i^T W e_I.",
-    "sum_normalised": "you divided the scores by their sum; the softmax exponentiates first: "
-                      "alpha_i = exp(s_i) / sum_j exp(s_j).",
-    "scores": "those are the raw scores s_i; the weights are their softmax over the real tokens.",
-}
-
-
 def _check_q1(answer) -> None:
     alpha = _as_vector(answer, len(H), "one weight per position, the padding position included")
-    variants = _alpha_variants()
-    if np.allclose(alpha, variants["right"], atol=1e-3):
+    v = _alpha_variants()
+    mistakes = [
+        (v["padding"], "the padding position got weight: mask it BEFORE the softmax (score -inf), so the real "
+                       "tokens share all of the weight."),
+        (v["zeroed"], "your weights sum to less than 1: you zeroed the padding AFTER the softmax. Mask it before "
+                      "(score -inf), so the softmax spreads the weight over the real tokens only."),
+        (v["transposed"], "W is the wrong way round: the score is h_i^T W e_I (h on the left of W, e_I on the "
+                          "right), not e_I^T W h_i."),
+        (v["no_w"], "you scored h_i . e_I and left out W: the score is h_i^T W e_I."),
+        (v["sum_normalised"], "you divided the scores by their sum; the softmax exponentiates first: "
+                              "alpha_i = exp(s_i) / sum_j exp(s_j)."),
+        (v["scores"], "those are the raw scores s_i; the weights are their softmax over the real tokens."),
+    ]
+    if judge(alpha, v["right"], mistakes, same=tensors_close(1e-3)):
         return
-    for name, message in _Q1_MISTAKES.items():
-        if np.allclose(alpha, variants[name], atol=1e-3):
-            raise Wrong(message)
     if abs(alpha.sum() - 1) > 1e-3:
         raise Wrong(f"attention weights sum to 1; yours sum to {alpha.sum():.3f}.")
     if alpha[-1] > 1e-6:
         raise Wrong("the last position is padding: its weight must be exactly 0.")
     raise Wrong(f"you gave {np.round(alpha, 3).tolist()}; compute s_i = h_i^T W e_I for each real position, "
                 "then the softmax over them.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_alpha(name):
+    return lambda correct: _alpha_variants()[name]
 
 
 q1 = Exercise(
@@ -112,6 +114,16 @@ position's weight included). Check with `ex.q1.check(my_alpha)`.
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "my_alpha"),
+    wrong_answers=[
+        (_q1_alpha("padding"), "padding position got weight"),
+        (_q1_alpha("zeroed"), "AFTER the softmax"),
+        (_q1_alpha("transposed"), "wrong way round"),
+        (_q1_alpha("no_w"), "left out W"),
+        (_q1_alpha("sum_normalised"), "exponentiates first"),
+        (lambda c: c[:4], "padding position included"),
+        (lambda c: 0.25, "not a single number"),
+        (lambda c: np.array([0.4, 0.3, 0.2, 0.1, 0.0]), "compute s_i"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -138,24 +150,26 @@ my_alpha = q1.solution_value()       # or your own my_alpha from Q1
 my_c = my_alpha @ np.array(H)        # c = sum_i alpha_i h_i  (the padding row has weight 0)
 """
 
-_Q2_MISTAKES = {
-    "mean": "that is the plain mean of the real h_i (every token weighted equally): weight each h_i by "
-            "its alpha_i instead.",
-    "padding": "the padding row took part: use the alpha from Q1, where padding has weight 0.",
-    "scores": "you weighted the h_i by the raw scores; weight them by alpha_i (the softmax).",
-    "sum": "that is the unweighted sum of the h_i: c = sum_i alpha_i h_i.",
-}
-
-
 def _check_q2(answer) -> None:
     c = _as_vector(answer, len(H[0]), "the context vector c, one number per dimension of h")
-    variants = _context_variants()
-    if np.allclose(c, variants["right"], atol=1e-3):
+    v = _context_variants()
+    mistakes = [
+        (v["mean"], "that is the plain mean of the real h_i (every token weighted equally): weight each h_i by "
+                    "its alpha_i instead."),
+        (v["padding"], "the padding row took part: use the alpha from Q1, where padding has weight 0."),
+        (v["scores"], "you weighted the h_i by the raw scores; weight them by alpha_i (the softmax)."),
+        (v["sum"], "that is the unweighted sum of the h_i: c = sum_i alpha_i h_i."),
+    ]
+    if judge(c, v["right"], mistakes, same=tensors_close(1e-3)):
         return
-    for name, message in _Q2_MISTAKES.items():
-        if np.allclose(c, variants[name], atol=1e-3):
-            raise Wrong(message)
     raise Wrong(f"you gave {np.round(c, 3).tolist()}; c = sum_i alpha_i h_i with the alpha of Q1.")
+
+
+# typical wrong answers to q2 (tests/test_exercises.py runs each through the checker)
+
+
+def _q2_context(name):
+    return lambda correct: _context_variants()[name]
 
 
 q2 = Exercise(
@@ -170,6 +184,12 @@ Check with `ex.q2.check(my_c)`.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "my_c"),
+    wrong_answers=[
+        (_q2_context("mean"), "plain mean"),
+        (_q2_context("padding"), "padding row took part"),
+        (_q2_context("scores"), "raw scores"),
+        (lambda c: list(c) + [0.0], "got 3"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -211,17 +231,6 @@ from itlib.viz import rollout                 # the library agrees
 assert np.allclose(R, rollout(np.array([A1, A2])[:, None]))
 """
 
-_Q3_MISTAKES = {
-    "order": "the order is reversed: the later layer goes on the left, R = Â_2 Â_1 (layer 1 acts on the "
-             "input first).",
-    "no_identity": "you multiplied the raw matrices: rollout adds the residual connection first, "
-                   "Â = (A + I) / 2 (rows renormalised).",
-    "last_only": "that is layer 2 alone: rollout multiplies the layers, R = Â_2 Â_1.",
-    "elementwise": "that is an element-wise product; rollout is a matrix product (`@`).",
-    "sum": "rollout multiplies the layers' matrices, it does not add them.",
-}
-
-
 def _check_q3(answer) -> None:
     if hasattr(answer, "detach"):
         answer = answer.detach().cpu().numpy()
@@ -231,15 +240,28 @@ def _check_q3(answer) -> None:
         raise Wrong(f"give R as a 3 x 3 array (got {type(answer).__name__}).") from None
     if r.shape != (3, 3):
         raise Wrong(f"R is a 3 x 3 matrix (query x input token); you gave shape {r.shape}.")
-    variants = _rollout_variants()
-    if np.allclose(r, variants["right"], atol=1e-3):
+    v = _rollout_variants()
+    mistakes = [
+        (v["order"], "the order is reversed: the later layer goes on the left, R = Â_2 Â_1 (layer 1 acts on the "
+                     "input first)."),
+        (v["no_identity"], "you multiplied the raw matrices: rollout adds the residual connection first, "
+                           "Â = (A + I) / 2 (rows renormalised)."),
+        (v["last_only"], "that is layer 2 alone: rollout multiplies the layers, R = Â_2 Â_1."),
+        (v["elementwise"], "that is an element-wise product; rollout is a matrix product (`@`)."),
+        (v["sum"], "rollout multiplies the layers' matrices, it does not add them."),
+    ]
+    if judge(r, v["right"], mistakes, same=tensors_close(1e-3)):
         return
-    for name, message in _Q3_MISTAKES.items():
-        if np.allclose(r, variants[name], atol=1e-3):
-            raise Wrong(message)
     if not np.allclose(r.sum(-1), 1, atol=1e-3):
         raise Wrong(f"each row of a rollout sums to 1; yours sum to {np.round(r.sum(-1), 3).tolist()}.")
     raise Wrong("not quite: Â = (A + I) / 2 for each layer, then R = Â_2 @ Â_1.")
+
+
+# typical wrong answers to q3 (tests/test_exercises.py runs each through the checker)
+
+
+def _q3_rollout(name):
+    return lambda correct: _rollout_variants()[name]
 
 
 q3 = Exercise(
@@ -257,4 +279,11 @@ both layers, R = Â₂ Â₁ with Â = (A + I)/2 rows renormalised, as a 3 × 3 
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "R"),
+    wrong_answers=[
+        (_q3_rollout("order"), "order is reversed"),
+        (_q3_rollout("no_identity"), "residual connection"),
+        (_q3_rollout("last_only"), "layer 2 alone"),
+        (_q3_rollout("elementwise"), "element-wise"),
+        (lambda c: c[:2], "shape (2, 3)"),
+    ],
 )

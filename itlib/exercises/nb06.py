@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: how many parameters does LoRA train?
@@ -28,26 +28,28 @@ per_layer = R * (HIDDEN + HIDDEN) + R * (HIDDEN + HIDDEN) + R * (FFN + HIDDEN)  
 n_lora = per_layer * LAYERS
 """
 
+_Q1_ONLY_A = ("you counted only A (or only half of the pair): LoRA trains A (r x d_in) AND B "
+              "(d_out x r), r * (d_in + d_out) per layer.")
+
+_Q1_MISTAKES = [
+    (LAYERS * (2 * HIDDEN * HIDDEN + FFN * HIDDEN),
+     "that is the number of weights in W itself (d_in x d_out per layer), which LoRA freezes; "
+     "LoRA trains A (r x d_in) and B (d_out x r)."),
+    (_lora_count(both=False), _Q1_ONLY_A),
+    (_lora_count() // 2, _Q1_ONLY_A),
+    (_lora_count() // LAYERS,
+     f"that is one transformer block; the model has {LAYERS}, each with its own adapters."),
+    (LAYERS * 3 * R * 2 * HIDDEN,
+     f"down_proj maps the feed-forward width {FFN} to {HIDDEN}: its A is r x {FFN}, not r x {HIDDEN}."),
+    (_lora_count(r=2 * R), "you used alpha = 16 in place of the rank: the matrices have r = 8 rows/columns; "
+                           "alpha only scales B A by alpha / r."),
+]
+
 
 def _check_q1(answer) -> None:
     value = as_number(answer)
-    right = _lora_count()
-    if value == right:
+    if judge(value, _lora_count(), _Q1_MISTAKES):
         return
-    full = LAYERS * (2 * HIDDEN * HIDDEN + FFN * HIDDEN)
-    if value == full:
-        raise Wrong("that is the number of weights in W itself (d_in x d_out per layer), which LoRA freezes; "
-                    "LoRA trains A (r x d_in) and B (d_out x r).")
-    if value == _lora_count(both=False) or value == right // 2:
-        raise Wrong("you counted only A (or only half of the pair): LoRA trains A (r x d_in) AND B "
-                    "(d_out x r), r * (d_in + d_out) per layer.")
-    if value == right // LAYERS:
-        raise Wrong(f"that is one transformer block; the model has {LAYERS}, each with its own adapters.")
-    if value == LAYERS * 3 * R * 2 * HIDDEN:
-        raise Wrong(f"down_proj maps the feed-forward width {FFN} to {HIDDEN}: its A is r x {FFN}, not r x {HIDDEN}.")
-    if value == _lora_count(r=2 * R):
-        raise Wrong("you used alpha = 16 in place of the rank: the matrices have r = 8 rows/columns; "
-                    "alpha only scales B A by alpha / r.")
     raise Wrong(f"you gave {value:g}; add r * (d_in + d_out) for q_proj, v_proj and down_proj, times the "
                 "number of blocks.")
 
@@ -68,6 +70,14 @@ are trained? Check with `ex.q1.check(n_lora)` (you can confirm it with `itlib.st
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "n_lora"),
+    wrong_answers=[
+        (lambda c: LAYERS * (2 * HIDDEN ** 2 + FFN * HIDDEN), "which LoRA freezes"),
+        (lambda c: _lora_count(both=False), "AND B"),
+        (lambda c: c // LAYERS, "one transformer block"),
+        (lambda c: LAYERS * 3 * R * 2 * HIDDEN, "feed-forward width"),
+        (lambda c: _lora_count(r=16), "alpha = 16 in place of the rank"),
+        (lambda c: "32768", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -102,21 +112,25 @@ def _check_q2(answer) -> None:
     if out.shape != W.shape:
         raise Wrong(f"the merged weight has W's shape {tuple(W.shape)} (d_out x d_in); yours is {tuple(out.shape)}.")
     right = W + alpha / r * B @ A
-    if torch.allclose(out, right, atol=1e-5):
-        x = torch.randn(W.shape[1])
-        if not torch.allclose(out @ x, W @ x + alpha / r * (B @ (A @ x)), atol=1e-4):  # pragma: no cover
-            raise Wrong("merged W x differs from W x + (alpha/r) B A x.")
-        return
-    cases = [
+    mistakes = [
         (W + B @ A, "you forgot the scaling: the adapter adds (alpha / r) * B A."),
         (W + r / alpha * B @ A, "the scaling is alpha / r, not r / alpha."),
         (alpha / r * B @ A, "that is the update alone; the merged weight is W PLUS (alpha / r) B A."),
         (W - alpha / r * B @ A, "add the update, do not subtract it."),
     ]
-    for wrong, message in cases:
-        if torch.allclose(out, wrong, atol=1e-5):
-            raise Wrong(message)
+    if judge(out, right, mistakes, same=lambda a, b: torch.allclose(a, b, atol=1e-5)):
+        x = torch.randn(W.shape[1])
+        if not torch.allclose(out @ x, W @ x + alpha / r * (B @ (A @ x)), atol=1e-4):  # pragma: no cover
+            raise Wrong("merged W x differs from W x + (alpha/r) B A x.")
+        return
     raise Wrong("for each x the merged layer must give W x + (alpha / r) B (A x); yours does not.")
+
+
+# typical wrong answers to q2 (tests/test_exercises.py runs each through the checker)
+
+
+def _q2_plus_one(W, A, B, alpha, r):
+    return W + 1
 
 
 q2 = Exercise(
@@ -133,6 +147,15 @@ r x d_in, B is d_out x r) so that `merged @ x == W @ x + (alpha / r) * B @ (A @ 
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "merge"),
+    wrong_answers=[
+        (lambda c: (lambda W, A, B, alpha, r: W + B @ A), "forgot the scaling"),
+        (lambda c: (lambda W, A, B, alpha, r: W + r / alpha * B @ A), "not r / alpha"),
+        (lambda c: (lambda W, A, B, alpha, r: alpha / r * B @ A), "the update alone"),
+        (lambda c: (lambda W, A, B, alpha, r: alpha / r * A.T @ B.T), "W's shape"),
+        (lambda c: (lambda W, A, B, alpha, r: W + alpha / r * A @ B), "shapes do not fit"),
+        (lambda c: _q2_plus_one, "yours does not"),
+        (lambda c: 3.0, "pass your function itself"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -168,26 +191,49 @@ def _check_q3(answer) -> None:
     if isinstance(out, torch.Tensor) and out.numel() > 1:
         raise Wrong("return one number (the mean over positions), not one value per position.")
     value = float(out)
-    if abs(value - float(_kd(s, t, T))) < 1e-4:
+    p_t = torch.softmax(t / T, -1)
+    cross_entropy = T * T * -(p_t * torch.log_softmax(s / T, -1)).sum(-1).mean()
+    mistakes = [
+        (float(_kd(t, s, T)), ("the KL is the wrong way round: KL(p_teacher || p_student) weights by the "
+                               "TEACHER's probabilities.")),
+        (float(_kd(s, t, T) / (T * T)),
+         "you forgot the factor T^2, which keeps the gradient's size independent of T."),
+        (float(_kd(s, t, 1.0)),
+         "you did not soften with the temperature: divide both logits by T before the softmax."),
+        (float(_kd(s, t, T) * s.shape[0]), "average over positions (mean), do not sum."),
+        (float(cross_entropy), ("that is the cross-entropy to the teacher's soft labels: it differs from the "
+                                "KL by the teacher's entropy, so it is not 0 when student = teacher.")),
+    ]
+    if judge(value, float(_kd(s, t, T)), mistakes, same=near(1e-4)):
         if abs(float(answer(t.clone(), t.clone(), T))) > 1e-5:
             raise Wrong("the loss must be 0 when the student's logits equal the teacher's.")
         return
-    p_t = torch.softmax(t / T, -1)
-    cross_entropy = T * T * -(p_t * torch.log_softmax(s / T, -1)).sum(-1).mean()
-    cases = [
-        (_kd(t, s, T), ("the KL is the wrong way round: KL(p_teacher || p_student) weights by the "
-                        "TEACHER's probabilities.")),
-        (_kd(s, t, T) / (T * T), "you forgot the factor T^2, which keeps the gradient's size independent of T."),
-        (_kd(s, t, 1.0), "you did not soften with the temperature: divide both logits by T before the softmax."),
-        (_kd(s, t, T) * s.shape[0], "average over positions (mean), do not sum."),
-        (cross_entropy, ("that is the cross-entropy to the teacher's soft labels: it differs from the KL by "
-                         "the teacher's entropy, so it is not 0 when student = teacher.")),
-    ]
-    for wrong, message in cases:
-        if abs(value - float(wrong)) < 1e-4:
-            raise Wrong(message)
     raise Wrong(f"you gave {value:.4f}; compute T^2 * mean_t sum_v p_t(v) (log p_t(v) - log p_s(v)) with "
                 "p = softmax(logits / T).")
+
+
+# typical wrong answers to q3 (tests/test_exercises.py runs each through the checker)
+
+
+def _q3_reversed(s, t, T):
+    return _kd(t, s, T)
+
+
+def _q3_no_t2(s, t, T):
+    return _kd(s, t, T) / (T * T)
+
+
+def _q3_no_temperature(s, t, T):
+    return _kd(s, t, 1.0)
+
+
+def _q3_cross_entropy(s, t, T):
+    return T * T * -(torch.softmax(t / T, -1) * torch.log_softmax(s / T, -1)).sum(-1).mean()
+
+
+def _q3_per_position(s, t, T):
+    p = torch.log_softmax(t / T, -1)
+    return T * T * (p.exp() * (p - torch.log_softmax(s / T, -1))).sum(-1)
 
 
 q3 = Exercise(
@@ -204,4 +250,12 @@ library's version is `itlib.strategies.kd_divergence`.
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "kd"),
+    wrong_answers=[
+        (lambda c: _q3_reversed, "wrong way round"),
+        (lambda c: _q3_no_t2, "factor T^2"),
+        (lambda c: _q3_no_temperature, "soften with the temperature"),
+        (lambda c: _q3_cross_entropy, "cross-entropy"),
+        (lambda c: _q3_per_position, "one number"),
+        (lambda c: 0.5, "pass your function itself"),
+    ],
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections import Counter
 
-from itlib.exercises.core import Exercise, Wrong, run_solution
+import numpy as np
+import torch
+
+from itlib.exercises.core import Exercise, Wrong, judge, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: a majority vote with the tie rule
@@ -30,29 +33,29 @@ def _right(answers):
     return next(a for a in answers if counts[a] == best)
 
 
-def _q1_variants() -> dict[str, list]:
+def _q1_mistakes() -> list[tuple[list, str]]:
+    """What the usual wrong votes give on _Q1_CASES, and the message each gets."""
+
     def counted(answers, key):
         counts = {a: answers.count(a) for a in answers}
         best = max(counts.values())
         return key([a for a in answers if counts[a] == best])
 
-    return {
-        "no_normalise": [counted(c, lambda tied: tied[0]) for c in _Q1_CASES],
-        "alphabetical": [counted([_norm(a) for a in c], min) for c in _Q1_CASES],
-        "last": [counted([_norm(a) for a in c], lambda tied: tied[-1]) for c in _Q1_CASES],
-        "max": [counted([_norm(a) for a in c], max) for c in _Q1_CASES],
-    }
+    def votes(key, normalise=True):
+        return [counted([_norm(a) for a in c] if normalise else c, key) for c in _Q1_CASES]
 
+    return [
+        (votes(lambda tied: tied[0], normalise=False),
+         "'1 2' and '1  2' are the same answer written with different spacing: compare answers "
+         "whitespace-normalised (`' '.join(a.split())`), as exact match does."),
+        (votes(min), "a tie went to the alphabetically first answer; the rule is: the tied answer given by "
+                     "the EARLIEST prompt wins (prompts are listed best first)."),
+        (votes(lambda tied: tied[-1]),
+         "a tie went to the answer of the LAST prompt; the rule is: the earliest prompt's answer wins."),
+        (votes(max), "a tie went to the alphabetically last answer; the rule is: the tied answer given by "
+                     "the earliest prompt wins."),
+    ]
 
-_Q1_MISTAKES = {
-    "no_normalise": ("'1 2' and '1  2' are the same answer written with different spacing: compare answers "
-                     "whitespace-normalised (`' '.join(a.split())`), as exact match does."),
-    "alphabetical": ("a tie went to the alphabetically first answer; the rule is: the tied answer given by the "
-                     "EARLIEST prompt wins (prompts are listed best first)."),
-    "last": "a tie went to the answer of the LAST prompt; the rule is: the earliest prompt's answer wins.",
-    "max": ("a tie went to the alphabetically last answer; the rule is: the tied answer given by the earliest "
-            "prompt wins."),
-}
 
 _Q1_SOLUTION = """
 from collections import Counter
@@ -83,14 +86,40 @@ def _check_q1(answer) -> None:
         if not isinstance(out, str):
             raise Wrong(f"return the winning answer as a string (got {type(out).__name__} {out!r}).")
     expected = [_right(c) for c in _Q1_CASES]
-    if [_norm(o) for o in outs] == expected:
+    if judge([_norm(o) for o in outs], expected, _q1_mistakes()):
         return
-    for name, message in _Q1_MISTAKES.items():
-        if [_norm(o) for o in outs] == _q1_variants()[name]:
-            raise Wrong(message)
     for case, out, exp in zip(_Q1_CASES, outs, expected):
         if _norm(out) != exp:
             raise Wrong(f"for the answers {case} the vote is {exp!r}; yours gave {out!r}.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_no_normalise(answers):
+    return Counter(answers).most_common(1)[0][0]
+
+
+def _q1_alphabetical(answers):
+    answers = [" ".join(a.split()) for a in answers]
+    counts = Counter(answers)
+    best = max(counts.values())
+    return min(a for a in answers if counts[a] == best)
+
+
+def _q1_last(answers):
+    answers = [" ".join(a.split()) for a in answers]
+    counts = Counter(answers)
+    best = max(counts.values())
+    return [a for a in answers if counts[a] == best][-1]
+
+
+def _q1_pair(answers):
+    return Counter(" ".join(a.split()) for a in answers).most_common(1)[0]
+
+
+def _q1_count(answers):
+    return max(Counter(answers).values())
 
 
 q1 = Exercise(
@@ -108,6 +137,14 @@ answer given by the *earliest* prompt. Check with `ex.q1.check(vote)`.
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "vote"),
+    wrong_answers=[
+        (lambda c: _q1_no_normalise, "different spacing"),
+        (lambda c: _q1_alphabetical, "alphabetically first"),
+        (lambda c: _q1_last, "LAST prompt"),
+        (lambda c: _q1_pair, "not an (answer, count) pair"),
+        (lambda c: _q1_count, "not its number of votes"),
+        (lambda c: "a", "pass your function itself"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -115,8 +152,6 @@ answer given by the *earliest* prompt. Check with `ex.q1.check(vote)`.
 
 
 def _q2_data():
-    import torch
-
     embeds = torch.arange(10, dtype=torch.float32).view(5, 2)   # 5 tokens, d = 2: row i is (2i, 2i+1)
     prompt = torch.tensor([[100.0, 101.0], [200.0, 201.0]])     # m = 2 virtual tokens
     return embeds, prompt
@@ -134,8 +169,6 @@ def insert_prompt(embeds, P, slot):
 
 
 def _check_q2(answer) -> None:
-    import torch
-
     if not callable(answer):
         raise Wrong(f"pass your function itself, e.g. `check(insert_prompt)` (got {type(answer).__name__}).")
     embeds, prompt = _q2_data()
@@ -154,7 +187,8 @@ def _check_q2(answer) -> None:
         (torch.cat([e[:s], P.flip(0), e[s:]]), "P's rows keep their order: P[0] first, then P[1], ..."),
     ]
     expected = torch.cat([e[:s], P, e[s:]])
-    if tuple(out.shape) == tuple(expected.shape) and torch.allclose(out.detach().float(), expected):
+    if judge(out, expected, mistakes,
+             same=lambda a, b: a.shape == b.shape and torch.allclose(a.detach().float(), b)):
         for slot in (0, 5):
             other = answer(embeds.clone(), prompt.clone(), slot)
             if not torch.allclose(torch.as_tensor(other).float(), torch.cat([e[:slot], P, e[slot:]])):
@@ -167,13 +201,33 @@ def _check_q2(answer) -> None:
         if p.grad is None or not torch.allclose(p.grad, torch.ones_like(p)):
             raise Wrong("the gradient does not reach every entry of P exactly once: use `torch.cat`.")
         return
-    for wrong, message in mistakes:
-        if tuple(out.shape) == tuple(wrong.shape) and torch.allclose(out.detach().float(), wrong):
-            raise Wrong(message)
     if tuple(out.shape) != tuple(expected.shape):
         raise Wrong(f"the result has shape (L + m, d) = {tuple(expected.shape)}; yours has {tuple(out.shape)}.")
     raise Wrong(f"expected the rows {expected[:, 0].tolist()} (first column); yours are "
                 f"{out.detach()[:, 0].tolist()}.")
+
+
+# typical wrong answers to q2 (tests/test_exercises.py runs each through the checker)
+
+
+def _q2_prepend(embeds, P, slot):
+    return torch.cat([P, embeds])
+
+
+def _q2_replace(embeds, P, slot):
+    return torch.cat([embeds[:slot], P, embeds[slot + len(P):]])
+
+
+def _q2_after_slot(embeds, P, slot):
+    return torch.cat([embeds[:slot + 1], P, embeds[slot + 1:]])
+
+
+def _q2_hard_coded(embeds, P, slot):
+    return torch.cat([embeds[:2], P, embeds[2:]])
+
+
+def _q2_no_gradient(embeds, P, slot):
+    return torch.tensor(torch.cat([embeds[:slot], P, embeds[slot:]]).tolist())
 
 
 q2 = Exercise(
@@ -191,6 +245,13 @@ Check with `ex.q2.check(insert_prompt)`; the checker tries slot={SLOT}, 0 and 5.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "insert_prompt"),
+    wrong_answers=[
+        (lambda c: _q2_prepend, "in front of everything"),
+        (lambda c: _q2_replace, "overwrote input tokens"),
+        (lambda c: _q2_after_slot, "off by one"),
+        (lambda c: _q2_hard_coded, "do not hard-code"),
+        (lambda c: _q2_no_gradient, "gradient does not reach P"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -212,19 +273,24 @@ answer = CANDIDATES[int(np.argmax(p.mean(axis=0)))]       # average over prompts
 """
 
 
-def _q3_variants() -> dict[str, str]:
+def _q3_votes() -> tuple[str, list[tuple[str, str]]]:
+    """The winning candidate, and what the two usual mistakes pick (with the message each gets)."""
     logp = np.array(LOGP)
     p = np.exp(logp - logp.max(1, keepdims=True))
     p = p / p.sum(1, keepdims=True)
-    return {
-        "right": CANDIDATES[int(np.argmax(p.mean(0)))],
-        "raw": CANDIDATES[int(np.argmax(np.exp(logp).mean(0)))],
-        "geometric": CANDIDATES[int(np.argmax(logp.mean(0)))],
-    }
+    raw = CANDIDATES[int(np.argmax(np.exp(logp).mean(0)))]
+    geometric = CANDIDATES[int(np.argmax(logp.mean(0)))]
+    return CANDIDATES[int(np.argmax(p.mean(0)))], [
+        (raw, f"{raw!r} wins when the raw probabilities exp(LOGP) are averaged (or by a majority vote of "
+              "the prompts' favourites). Renormalise each prompt's probabilities over the candidates first, "
+              "so that every prompt casts one unit of probability, then average."),
+        (geometric, f"{geometric!r} wins when the LOG-probabilities are averaged (a geometric mean, which "
+                    "lets one prompt's very low score veto a candidate). Average the probabilities "
+                    "themselves."),
+    ]
 
 
 def _check_q3(answer) -> None:
-    v = _q3_variants()
     if isinstance(answer, (int, np.integer)) and not isinstance(answer, bool):
         raise Wrong(f"give the candidate itself (a string such as {CANDIDATES[1]!r}), e.g. `CANDIDATES[i]`, "
                     "not its index.")
@@ -232,15 +298,9 @@ def _check_q3(answer) -> None:
         raise Wrong(f"give the winning candidate as a string, one of {CANDIDATES} (got {type(answer).__name__}).")
     if answer not in CANDIDATES:
         raise Wrong(f"the answer is one of the candidates {CANDIDATES}, not {answer!r}.")
-    if answer == v["right"]:
+    right, mistakes = _q3_votes()
+    if judge(answer, right, mistakes):
         return
-    if answer == v["raw"]:
-        raise Wrong(f"{answer!r} wins when the raw probabilities exp(LOGP) are averaged (or by a majority vote of "
-                    "the prompts' favourites). Renormalise each prompt's probabilities over the candidates first, "
-                    "so that every prompt casts one unit of probability, then average.")
-    if answer == v["geometric"]:
-        raise Wrong(f"{answer!r} wins when the LOG-probabilities are averaged (a geometric mean, which lets one "
-                    "prompt's very low score veto a candidate). Average the probabilities themselves.")
     raise Wrong("not quite: softmax each row of LOGP, average the rows, take the candidate with the largest mean.")
 
 
@@ -260,4 +320,10 @@ probability), average them over the prompts, and give the winning candidate (a s
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: "5", "raw probabilities"),
+        (lambda c: "8 5", "LOG-probabilities"),
+        (lambda c: 0, "not its index"),
+        (lambda c: "7", "one of the candidates"),
+    ],
 )

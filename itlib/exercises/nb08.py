@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: macro F1 by hand
@@ -52,21 +52,18 @@ assert abs(answer - precision_recall_f1(REFS, PREDS, average="macro")["f1"]) < 1
 def _check_q1(answer) -> None:
     value = as_number(answer)
     v = _q1_values()
-    if math.isclose(value, v["macro"], abs_tol=1e-3):
-        return
     mistakes = [
-        ("accuracy", ("that is the accuracy (which is also the micro-averaged F1 here); macro F1 "
-                     "computes F1 for each class and averages the classes with equal weight.")),
-        ("f1_yes", "that is the F1 of class 'yes' alone; macro F1 averages it with the F1 of 'no'."),
-        ("f1_no", "that is the F1 of class 'no' alone; macro F1 averages it with the F1 of 'yes'."),
-        ("weighted", ("that is the support-weighted average (6 'yes', 4 'no'); macro gives both classes "
-                     "the same weight, 1/2 each.")),
-        ("f1_of_means", ("you took the harmonic mean of the averaged precision and recall; macro F1 "
-                        "is the mean of the per-class F1 scores (F1 first, then average).")),
+        (v["accuracy"], ("that is the accuracy (which is also the micro-averaged F1 here); macro F1 "
+                         "computes F1 for each class and averages the classes with equal weight.")),
+        (v["f1_yes"], "that is the F1 of class 'yes' alone; macro F1 averages it with the F1 of 'no'."),
+        (v["f1_no"], "that is the F1 of class 'no' alone; macro F1 averages it with the F1 of 'yes'."),
+        (v["weighted"], ("that is the support-weighted average (6 'yes', 4 'no'); macro gives both classes "
+                         "the same weight, 1/2 each.")),
+        (v["f1_of_means"], ("you took the harmonic mean of the averaged precision and recall; macro F1 "
+                            "is the mean of the per-class F1 scores (F1 first, then average).")),
     ]
-    for key, message in mistakes:
-        if math.isclose(value, v[key], abs_tol=1e-3):
-            raise Wrong(message)
+    if judge(value, v["macro"], mistakes, same=near(1e-3)):
+        return
     if 1 < value <= 100 and math.isclose(value / 100, v["macro"], abs_tol=1e-3):
         raise Wrong("give F1 as a fraction between 0 and 1, not a percentage.")
     raise Wrong(f"you gave {value:.4f}; count TP, FP and FN for 'yes' and for 'no' separately, "
@@ -91,6 +88,15 @@ class, then check it with `itlib.metrics.precision_recall_f1(REFS, PREDS, averag
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: _q1_values()["accuracy"], "accuracy"),
+        (lambda c: _q1_values()["f1_yes"], "class 'yes' alone"),
+        (lambda c: _q1_values()["weighted"], "support-weighted"),
+        (lambda c: _q1_values()["f1_of_means"], "F1 first, then average"),
+        (lambda c: 100 * c, "not a percentage"),
+        (lambda c: 0.5, "count TP, FP and FN"),
+        (lambda c: "0.67", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -128,21 +134,18 @@ assert abs(answer - cohen_kappa(RATER_A, RATER_B)) < 1e-12
 def _check_q2(answer) -> None:
     value = as_number(answer)
     v = _q2_values()
-    if math.isclose(value, v["kappa"], abs_tol=1e-3):
-        return
     mistakes = [
-        ("p_o", ("that is the raw share of items the raters agree on; kappa corrects it for the agreement "
-                "expected by chance: (p_o - p_e) / (1 - p_e).")),
-        ("p_e", "that is p_e, the agreement expected by chance; kappa = (p_o - p_e) / (1 - p_e)."),
-        ("linear", ("that is the linearly weighted kappa (near misses count less); the question asks for "
-                   "the unweighted one, where any disagreement counts fully.")),
-        ("quadratic", "that is the quadratically weighted kappa; the question asks for the unweighted one."),
-        ("no_chance_denominator", ("you forgot to divide by (1 - p_e): kappa rescales so that perfect "
-                                  "agreement is 1.")),
+        (v["p_o"], ("that is the raw share of items the raters agree on; kappa corrects it for the agreement "
+                    "expected by chance: (p_o - p_e) / (1 - p_e).")),
+        (v["p_e"], "that is p_e, the agreement expected by chance; kappa = (p_o - p_e) / (1 - p_e)."),
+        (v["linear"], ("that is the linearly weighted kappa (near misses count less); the question asks for "
+                       "the unweighted one, where any disagreement counts fully.")),
+        (v["quadratic"], "that is the quadratically weighted kappa; the question asks for the unweighted one."),
+        (v["no_chance_denominator"], ("you forgot to divide by (1 - p_e): kappa rescales so that perfect "
+                                      "agreement is 1.")),
     ]
-    for key, message in mistakes:
-        if math.isclose(value, v[key], abs_tol=1e-3):
-            raise Wrong(message)
+    if judge(value, v["kappa"], mistakes, same=near(1e-3)):
+        return
     if not -1 <= value <= 1:
         raise Wrong(f"kappa lies between -1 and 1 (you gave {value:g}).")
     raise Wrong(f"you gave {value:.4f}. p_o = share of items with equal scores; p_e = sum over scores c of "
@@ -167,6 +170,14 @@ then check it with `itlib.metrics.cohen_kappa`.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: _q2_values()["p_o"], "raw share"),
+        (lambda c: _q2_values()["p_e"], "expected by chance"),
+        (lambda c: _q2_values()["quadratic"], "quadratically weighted"),
+        (lambda c: _q2_values()["linear"], "linearly weighted"),
+        (lambda c: _q2_values()["no_chance_denominator"], "divide by (1 - p_e)"),
+        (lambda c: 3.0, "between -1 and 1"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +219,9 @@ def _check_q3(answer) -> None:
     # the formula with exact or rounded z values (1.96, 0.84), pooled or unpooled variance under H0
     variants = [_n(a, b, pooled) for a, b in ((z_a, z_b), (1.96, 0.84)) for pooled in (True, False)]
     n = math.ceil(variants[0])
-    ceil_variants = {math.ceil(v) for v in variants}
+    ceil_variants = {math.ceil(v) for v in variants}  # any variant rounded up is right; rounded down, not
+    rounded_down = [({math.floor(v) for v in variants},
+                     "round *up*: rounding down leaves the test just short of the power asked for.")]
 
     def close(target):
         return abs(value - target) <= 0.015 * target
@@ -216,10 +229,8 @@ def _check_q3(answer) -> None:
     if value != int(value):
         if close(n):
             raise Wrong(f"{value:g} users cannot be served: round up to a whole number of users per arm.")
-    elif int(value) in ceil_variants:
+    elif judge(int(value), ceil_variants, rounded_down, same=lambda a, b: a in b):
         return
-    elif int(value) in {math.floor(v) for v in variants}:
-        raise Wrong("round *up*: rounding down leaves the test just short of the power asked for.")
     if close(2 * n):
         raise Wrong("that is the total for both arms; the formula gives the users needed *per arm*.")
     if close(_n(z(1 - ALPHA), z_b)):
@@ -254,4 +265,15 @@ number of users.
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: 2 * c, "both arms"),
+        (lambda c: c - 0.4, "round up"),
+        (lambda c: c - 1, "round *up*"),
+        (lambda c: 1159, "one-sided"),
+        (lambda c: 721, "power term"),
+        (lambda c: 74, "squared difference"),
+        (lambda c: 100, "far from the formula"),
+        (lambda c: 1449, "close, but"),  # within 1.5 % of 1471: once accepted
+        (lambda c: 1493, "close, but"),
+    ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: L2-SP by hand
@@ -72,7 +72,15 @@ def _check_q1(answer) -> None:
             raise Wrong("that is weight decay, the prior centred at 0: L2-SP measures the distance to the "
                         "pretrained weights, theta - theta0.")
         raise Wrong(f"at theta = theta0 L2-SP must be 0, yours gives {float(at_start):.4g}.")
-    if math.isclose(v, float(expected), rel_tol=1e-4):
+    n = sum(p.numel() for p in moved.parameters())
+    mistakes = [
+        (LAM * d2, "the factor is lam / 2, not lam: the 1/2 makes the gradient exactly lam (theta - theta0)."),
+        (0.5 * d2, "multiply by the strength lam (and the 1/2)."),
+        (0.5 * LAM * math.sqrt(d2), "square the differences: the penalty is a squared distance, not a norm."),
+        (0.5 * LAM * d2 / n, ("sum over the parameters, do not average: the log-prior is a sum over independent "
+                              "Gaussians, one per parameter.")),
+    ]
+    if judge(v, float(expected), mistakes, same=near(0.0, 1e-4)):
         grad_p = next(moved.parameters())
         moved.zero_grad()
         answer(moved, theta0, LAM).backward()
@@ -80,19 +88,41 @@ def _check_q1(answer) -> None:
             raise Wrong("the value is right but no gradient reaches the parameters: do not detach "
                         "them or convert to floats.")
         return
-    cases = {
-        LAM * d2: "the factor is lam / 2, not lam: the 1/2 makes the gradient exactly lam (theta - theta0).",
-        0.5 * d2: "multiply by the strength lam (and the 1/2).",
-        0.5 * LAM * math.sqrt(d2): "square the differences: the penalty is a squared distance, not a norm.",
-    }
-    for wrong, message in cases.items():
-        if math.isclose(v, wrong, rel_tol=1e-4):
-            raise Wrong(message)
-    n = sum(p.numel() for p in moved.parameters())
-    if math.isclose(v, 0.5 * LAM * d2 / n, rel_tol=1e-4):
-        raise Wrong("sum over the parameters, do not average: the log-prior is a sum over independent "
-                    "Gaussians, one per parameter.")
     raise Wrong(f"for the moved toy model expected {float(expected):.6g}, got {v:.6g}.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_weight_decay_instead(model, theta0, lam):
+    return 0.5 * lam * sum((p ** 2).sum() for p in model.parameters())
+
+
+def _q1_no_half(model, theta0, lam):
+    return lam * sum(((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters())
+
+
+def _q1_norm_not_squared(model, theta0, lam):
+    import torch
+
+    return 0.5 * lam * torch.sqrt(sum(((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters()))
+
+
+def _q1_averaged(model, theta0, lam):
+    import torch
+
+    diffs = torch.cat([(p - theta0[n]).flatten() for n, p in model.named_parameters()])
+    return 0.5 * lam * (diffs ** 2).mean()
+
+
+def _q1_per_parameter(model, theta0, lam):
+    import torch
+
+    return torch.stack([0.5 * lam * ((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters()])
+
+
+def _q1_as_float(model, theta0, lam):
+    return (0.5 * lam * sum(((p - theta0[n]) ** 2).sum() for n, p in model.named_parameters())).item()
 
 
 q1 = Exercise(
@@ -110,6 +140,15 @@ on a small network, with λ = {LAM}).
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "my_l2_sp"),
+    wrong_answers=[
+        (lambda c: _q1_weight_decay_instead, "that is weight decay"),
+        (lambda c: _q1_no_half, "lam / 2"),
+        (lambda c: _q1_norm_not_squared, "square the differences"),
+        (lambda c: _q1_averaged, "do not average"),
+        (lambda c: _q1_per_parameter, "one number"),
+        (lambda c: _q1_as_float, "return a torch tensor"),
+        (lambda c: 0.5, "pass your function itself"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -127,19 +166,15 @@ sigma = 1 / math.sqrt(lam)   # lam = 1 / sigma^2: the penalty is -log N(theta; m
 
 def _check_q2(answer) -> None:
     value = as_number(answer)
-    right = 1 / math.sqrt(Q2_LAMBDA)
-    if math.isclose(value, right, rel_tol=1e-3):
+    mistakes = [
+        (1 / Q2_LAMBDA, "that is the variance sigma^2 = 1/lam; the standard deviation is its square root."),
+        (math.sqrt(Q2_LAMBDA), "upside down: a STRONGER prior (bigger lam) is a NARROWER Gaussian, sigma = 1/sqrt(lam)."),
+        (Q2_LAMBDA, "lam is the precision 1/sigma^2, not sigma itself."),
+        (2 / Q2_LAMBDA, "the 1/2 is already in the penalty (lam/2): sigma^2 = 1/lam."),
+        (math.sqrt(2 / Q2_LAMBDA), "the 1/2 is already in the penalty (lam/2): sigma^2 = 1/lam."),
+    ]
+    if judge(value, 1 / math.sqrt(Q2_LAMBDA), mistakes, same=near(0.0, 1e-3)):
         return
-    cases = {
-        1 / Q2_LAMBDA: "that is the variance sigma^2 = 1/lam; the standard deviation is its square root.",
-        math.sqrt(Q2_LAMBDA): "upside down: a STRONGER prior (bigger lam) is a NARROWER Gaussian, sigma = 1/sqrt(lam).",
-        Q2_LAMBDA: "lam is the precision 1/sigma^2, not sigma itself.",
-        2 / Q2_LAMBDA: "the 1/2 is already in the penalty (lam/2): sigma^2 = 1/lam.",
-        math.sqrt(2 / Q2_LAMBDA): "the 1/2 is already in the penalty (lam/2): sigma^2 = 1/lam.",
-    }
-    for wrong, message in cases.items():
-        if math.isclose(value, wrong, rel_tol=1e-3):
-            raise Wrong(message)
     raise Wrong(f"you gave {value:g}; compare (lam/2)(theta - mu)^2 with (theta - mu)^2 / (2 sigma^2).")
 
 
@@ -157,6 +192,13 @@ the prior's standard deviation σ? Answer with a number.
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "sigma"),
+    wrong_answers=[
+        (lambda c: 100.0, "variance"),
+        (lambda c: 0.1, "upside down"),
+        (lambda c: 0.01, "precision"),
+        (lambda c: 200.0, "already in the penalty"),
+        (lambda c: "10", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -177,19 +219,15 @@ def _check_q3(answer) -> None:
     value = abs(as_number(answer))
     theta, lam, lr = Q3["theta"], Q3["lam"], Q3["lr"]
     g = lam * theta
-    right = lr * g / (g + 1e-8)
-    if math.isclose(value, right, rel_tol=1e-3):
+    mistakes = [
+        (lr * lam * theta, ("that is plain SGD's step lr * lam * theta (and AdamW's decoupled decay). Adam divides "
+                            "the gradient by its own running size sqrt(v), so the first step is about lr.")),
+        (lam * theta, "that is the gradient lam * theta; the question asks for the step Adam takes with it."),
+        (lr * theta, "the sign of the gradient is all that survives Adam's first step: the step is lr, not lr * theta."),
+        (lr * lam, "Adam's first step is lr * g / |g|: the size of g cancels out."),
+    ]
+    if judge(value, lr * g / (g + 1e-8), mistakes, same=near(0.0, 1e-3)):
         return
-    cases = {
-        lr * lam * theta: ("that is plain SGD's step lr * lam * theta (and AdamW's decoupled decay). Adam divides "
-                           "the gradient by its own running size sqrt(v), so the first step is about lr."),
-        lam * theta: "that is the gradient lam * theta; the question asks for the step Adam takes with it.",
-        lr * theta: "the sign of the gradient is all that survives Adam's first step: the step is lr, not lr * theta.",
-        lr * lam: "Adam's first step is lr * g / |g|: the size of g cancels out.",
-    }
-    for wrong, message in cases.items():
-        if math.isclose(value, wrong, rel_tol=1e-3):
-            raise Wrong(message)
     raise Wrong(f"you gave {value:g}; with m_hat = g and v_hat = g^2 after one step, the step is "
                 "lr * g / (sqrt(g^2) + eps).")
 
@@ -208,4 +246,10 @@ of the step). Compare it with the SGD step lr·λ·θ: under Adam even a tiny λ
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "step"),
+    wrong_answers=[
+        (lambda c: 2e-3 * 1e-3 * 0.2, "plain SGD"),
+        (lambda c: 1e-3 * 0.2, "the gradient"),
+        (lambda c: 2e-3 * 1e-3, "size of g cancels"),
+        (lambda c: 2e-3 * 0.2, "sign of the gradient"),
+    ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, near, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: parameters of a Llama-style model, by formula
@@ -45,29 +45,32 @@ answer = V * h + L * per_layer + h           # embedding (tied: the LM head reus
 #   n_params(build_model(default_tokenizer(), "llama", "micro", **SHAPE)) == answer
 """
 
-_Q1_MISTAKES = {
-    "untied": "you counted the output layer (LM head) as its own V x h matrix; the course's models tie it "
-              "to the input embedding (tie_word_embeddings=True), so it is counted once.",
-    "gpt_mlp": "that is a GPT-2-style MLP (two matrices); a Llama-style SwiGLU MLP has three: gate, up and "
-               "down, 3·h·f in all.",
-    "no_norms": "almost: add the RMSNorm weights, 2·h per layer plus h for the final norm.",
-    "no_embedding": "you left out the token embedding, V·h parameters (the largest single matrix here).",
-    "one_layer": "you counted one layer; there are SHAPE['layers'] of them.",
-}
-
 
 def _check_q1(answer) -> None:
     value = as_number(answer)
     counts = _count(VOCAB, SHAPE["hidden"], SHAPE["layers"], SHAPE["ffn"])
-    if value == counts["right"]:
+    mistakes = [
+        (counts["untied"], ("you counted the output layer (LM head) as its own V x h matrix; the course's models "
+                            "tie it to the input embedding (tie_word_embeddings=True), so it is counted once.")),
+        (counts["gpt_mlp"], ("that is a GPT-2-style MLP (two matrices); a Llama-style SwiGLU MLP has three: gate, "
+                             "up and down, 3·h·f in all.")),
+        (counts["no_norms"], "almost: add the RMSNorm weights, 2·h per layer plus h for the final norm."),
+        (counts["no_embedding"], "you left out the token embedding, V·h parameters (the largest single matrix here)."),
+        (counts["one_layer"], f"you counted one layer; there are {SHAPE['layers']} of them."),
+    ]
+    if judge(value, counts["right"], mistakes):
         return
-    for name, message in _Q1_MISTAKES.items():
-        if value == counts[name]:
-            raise Wrong(message)
     if 0.9 * counts["right"] < value < 1.1 * counts["right"]:
         raise Wrong(f"{value:,.0f} is close but not exact; count attention (4·h²), the SwiGLU MLP (3·h·f) "
                     "and the two norms (2·h) per layer, then the embedding (V·h) and the final norm (h).")
     raise Wrong(f"you gave {value:,.0f}; per layer 4·h² + 3·h·f + 2·h, then add V·h and h once.")
+
+
+# typical wrong answers to q1 (tests/test_exercises.py runs each through the checker)
+
+
+def _q1_count(name):
+    return lambda correct: _count(VOCAB, SHAPE["hidden"], SHAPE["layers"], SHAPE["ffn"])[name]
 
 
 q1 = Exercise(
@@ -88,6 +91,15 @@ Work it out with the formula, then compare with `itlib.models.n_params`.
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (_q1_count("untied"), "tie it"),
+        (_q1_count("gpt_mlp"), "three: gate, up and"),
+        (_q1_count("no_norms"), "RMSNorm weights"),
+        (_q1_count("no_embedding"), "token embedding"),
+        (_q1_count("one_layer"), "one layer"),
+        (lambda c: c + 7, "close but not exact"),
+        (lambda c: "139344", "expected a number"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -110,18 +122,18 @@ answer = D_LARGE * N_LARGE / N_SMALL
 def _check_q2(answer) -> None:
     value = as_number(answer)
     right = D_LARGE * N_LARGE / N_SMALL
-    if math.isclose(value, right, rel_tol=1e-2):
+    six_cancels = "the factor 6 is on both sides of 6·N·D = 6·N·D and cancels; give a number of tokens."
+    mistakes = [
+        (D_LARGE * N_SMALL / N_LARGE, ("the ratio is upside down: the smaller model needs MORE tokens for the same "
+                                       "compute, D_small = D_large · N_large / N_small.")),
+        (6 * right, six_cancels),
+        (6 * N_LARGE * D_LARGE, six_cancels),
+        (D_LARGE, ("that is the same number of tokens (same data, same steps, as in the size sweep); equal "
+                   "*compute* gives the smaller model more tokens.")),
+        (N_LARGE / N_SMALL, "that is the compute ratio N_large / N_small; multiply by D_LARGE to get tokens."),
+    ]
+    if judge(value, right, mistakes, same=near(0.0, 1e-2)):
         return
-    if math.isclose(value, D_LARGE * N_SMALL / N_LARGE, rel_tol=1e-2):
-        raise Wrong("the ratio is upside down: the smaller model needs MORE tokens for the same compute, "
-                    "D_small = D_large · N_large / N_small.")
-    if any(math.isclose(value, x, rel_tol=1e-2) for x in (6 * right, 6 * N_LARGE * D_LARGE)):
-        raise Wrong("the factor 6 is on both sides of 6·N·D = 6·N·D and cancels; give a number of tokens.")
-    if math.isclose(value, D_LARGE, rel_tol=1e-2):
-        raise Wrong("that is the same number of tokens (same data, same steps, as in the size sweep); equal "
-                    "*compute* gives the smaller model more tokens.")
-    if math.isclose(value, N_LARGE / N_SMALL, rel_tol=1e-2):
-        raise Wrong("that is the compute ratio N_large / N_small; multiply by D_LARGE to get tokens.")
     raise Wrong(f"you gave {value:,.0f}; solve 6 · N_SMALL · D = 6 · N_LARGE · D_LARGE for D.")
 
 
@@ -139,6 +151,13 @@ see to use the *same compute*? (`ex.N_SMALL`, `ex.N_LARGE`, `ex.D_LARGE`: the sw
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: D_LARGE * N_SMALL / N_LARGE, "upside down"),
+        (lambda c: D_LARGE, "same number of tokens"),
+        (lambda c: N_LARGE / N_SMALL, "compute ratio"),
+        (lambda c: 6 * c, "cancels"),
+        (lambda c: 1.0, "solve 6"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -189,21 +208,23 @@ def _check_q3(answer) -> None:
         raise Wrong("the keys must be the k values (1 and 4) and the values numbers.") from None
     if set(got) != set(right):
         raise Wrong(f"give one median per k: keys {sorted(right)} (got {sorted(got)}).")
-
-    def same(a):
-        return all(math.isclose(got[k], a[k], abs_tol=1e-6) for k in right)
-
-    if same(right):
+    mistakes = [
+        (variants["examples"], ("that is the median over individual examples (each 0 or 1); T0 first scores each "
+                                "prompt (exact match of its examples), then takes the median over prompts.")),
+        (variants["mean"], "that is the mean over prompts; T0 reports the median (robust to one odd prompt)."),
+        (variants["counts"], ("those are medians of correct counts per prompt; divide by the 4 examples per prompt "
+                              "to get each prompt's exact match first.")),
+    ]
+    if judge(got, right, mistakes, same=lambda a, b: all(math.isclose(a[k], b[k], abs_tol=1e-6) for k in right)):
         return
-    if same(variants["examples"]):
-        raise Wrong("that is the median over individual examples (each 0 or 1); T0 first scores each prompt "
-                    "(exact match of its examples), then takes the median over prompts.")
-    if same(variants["mean"]):
-        raise Wrong("that is the mean over prompts; T0 reports the median (robust to one odd prompt).")
-    if same(variants["counts"]):
-        raise Wrong("those are medians of correct counts per prompt; divide by the 4 examples per prompt "
-                    "to get each prompt's exact match first.")
     raise Wrong(f"you gave {got}; group by (k, template), average `correct`, then take the median per k.")
+
+
+# typical wrong answers to q3 (tests/test_exercises.py runs each through the checker)
+
+
+def _q3_summary(name):
+    return lambda correct: _variants()[name]
 
 
 q3 = Exercise(
@@ -222,4 +243,12 @@ over templates agree?
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "answer"),
+    wrong_answers=[
+        (_q3_summary("examples"), "individual examples"),
+        (_q3_summary("mean"), "mean over prompts"),
+        (_q3_summary("counts"), "correct counts"),
+        (lambda c: {1: 0.25}, "one median per k"),
+        (lambda c: [0.25, 0.75], "give a dict"),
+        (lambda c: {1: 0.5, 4: 0.5}, "group by (k, template)"),
+    ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from itlib.exercises.core import Exercise, Wrong, as_number, run_solution
+from itlib.exercises.core import Exercise, Wrong, as_number, judge, run_solution
 
 # ---------------------------------------------------------------------------------------------
 # q1: diagnose run-on answers
@@ -30,6 +30,8 @@ _Q1_WRONG = {
     "top_p": "top-p trims the distribution of the next token; it never stops generation.",
     "chat_template": ("the answer starts right (2 7 9 is correct), so the prompt was fine; what is missing "
                       "tells generation where the answer ends."),
+    **dict.fromkeys(("eos", "eos_token", "eos_id", "</s>"),
+                    "right idea; give the exact field name in generation_config.json (it ends in _id)."),
 }
 
 
@@ -38,11 +40,7 @@ def _check_q1(answer) -> None:
         raise Wrong(f"answer with the field's name as a string, e.g. \"max_new_tokens\" "
                     f"(got {type(answer).__name__} {answer!r}).")
     field = answer.strip().strip("\"'").lower().replace("-", "_").replace(" ", "_")
-    if field in _Q1_WRONG:
-        raise Wrong(_Q1_WRONG[field])
-    if field in ("eos", "eos_token", "eos_id", "</s>"):
-        raise Wrong("right idea; give the exact field name in generation_config.json (it ends in _id).")
-    if field != "eos_token_id":
+    if not judge(field, "eos_token_id", _Q1_WRONG.items()):
         raise Wrong(f"{answer!r} is not a generation config field that explains this; think about how "
                     f"`generate` knows an answer is finished.")
 
@@ -67,6 +65,13 @@ where the reference answer is `'2 7 9'`. Which field is missing from the folder'
     ],
     solution=_Q1_SOLUTION,
     solution_value=lambda: run_solution(_Q1_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: "max_new_tokens", "is the cap"),
+        (lambda c: "pad_token_id", "only fills the short rows"),
+        (lambda c: "do_sample", "not when they stop"),
+        (lambda c: "eos", "exact field name"),
+        (lambda c: 2, "as a string"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -114,17 +119,15 @@ def _check_q2(answer) -> None:
                              "float32 (4 bytes).")),
         (right - (2 * LAYERS + 1) * HIDDEN * 4, "you left out the RMSNorm weights (float32, HIDDEN each)."),
     ]
-    for wrong, message in mistakes:
-        if abs(value - wrong) <= 0.002 * wrong and abs(value - right) > 0.002 * right:
-            raise Wrong(message)
+    if judge(value, right, mistakes, same=lambda a, b: abs(a - b) <= 0.002 * b):
+        return
     if 0 < value < 100 and abs(value * 1e6 - right) <= 0.05 * right:
         raise Wrong(f"{value} looks like megabytes; give the size in bytes, worked out exactly.")
     if 0.002 * right < abs(value - right) <= 0.05 * right:
         raise Wrong(f"close, but {value:,.0f} bytes is not exact (a size read off a table rounded to 0.1 MB is "
                     f"not enough): count the bytes with the formula, to within 0.2%.")
-    if abs(value - right) > 0.002 * right:
-        raise Wrong(f"you gave {value:,.0f} bytes; count the embedding, the 7 Linear weights per layer and the "
-                    f"norms separately, with the right bytes per weight for each.")
+    raise Wrong(f"you gave {value:,.0f} bytes; count the embedding, the 7 Linear weights per layer and the "
+                f"norms separately, with the right bytes per weight for each.")
 
 
 q2 = Exercise(
@@ -143,6 +146,16 @@ rest in float32. How many bytes do the weights take after quantisation? Ignore t
     ],
     solution=_Q2_SOLUTION,
     solution_value=lambda: run_solution(_Q2_SOLUTION, "answer"),
+    wrong_answers=[
+        (lambda c: _float_size(), "float32 size"),
+        (lambda c: c - VOCAB * HIDDEN * 3, "not an nn.Linear"),
+        (lambda c: c + VOCAB * HIDDEN, "lm_head is skipped"),
+        (lambda c: c * 8, "bits"),
+        (lambda c: c * 2, "count the embedding"),
+        (lambda c: "1.4 MB", "expected a number"),
+        (lambda c: 1.4e6, "not exact"),    # the int8 size as the notebook's table and check print it (MB, 1 decimal)
+        (lambda c: 1.4, "megabytes"),
+    ],
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +224,33 @@ def _check_q3(answer) -> None:
                     f"{[round(x, 3) for x in out.flatten()[:4].tolist()]}...")
 
 
+# typical wrong answers to q3 (tests/test_exercises.py runs each through the checker)
+
+
+def _q3_drops_the_crossing_token(probs, p):
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    keep_sorted = sorted_p.cumsum(-1) <= p
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    kept = probs * keep
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def _q3_not_renormalised(probs, p):
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    keep = torch.zeros_like(sorted_p, dtype=torch.bool).scatter(-1, order, sorted_p.cumsum(-1) - sorted_p < p)
+    return probs * keep
+
+
+def _q3_sorted_order(probs, p):
+    sorted_p, _ = probs.sort(dim=-1, descending=True)
+    kept = sorted_p * (sorted_p.cumsum(-1) - sorted_p < p)
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def _q3_keeps_everything(probs, p):
+    return probs
+
+
 q3 = Exercise(
     prompt="""
 **Q3. Top-p by hand.** Sampling with `top_p=p` draws the next token only from the *nucleus*: the smallest
@@ -227,4 +267,11 @@ vocabulary, any order) that returns the filtered distribution in the same token 
     ],
     solution=_Q3_SOLUTION,
     solution_value=lambda: run_solution(_Q3_SOLUTION, "top_p_filter"),
+    wrong_answers=[
+        (lambda c: _q3_drops_the_crossing_token, "keep too few"),
+        (lambda c: _q3_not_renormalised, "renormalised"),
+        (lambda c: _q3_sorted_order, "original token order"),
+        (lambda c: _q3_keeps_everything, "too many"),
+        (lambda c: 0.7, "pass your function itself"),
+    ],
 )

@@ -394,7 +394,11 @@ ensembles = {"majority vote": exact_matches(vote_preds, refs_all),
 
 def against(x, y):
     d, noise = np.mean(x) - np.mean(y), paired_two_se(x, y)
-    where = "within" if abs(d) <= noise else ("above, beyond" if d > 0 else "below, beyond")
+    side = "above" if d > 0 else "below"
+    if d != 0 and f"{abs(d):.4f}" == f"{noise:.4f}":       # as printed, the gap IS the spread
+        where = f"{side}, at the edge of"
+    else:
+        where = "within" if abs(d) <= noise else f"{side}, beyond"
     return f"{d:+.4f} ± {noise:.4f} ({where} two standard errors)"
 
 
