@@ -220,8 +220,6 @@ def _check_q3(answer) -> None:
     variants = [_n(a, b, pooled) for a, b in ((z_a, z_b), (1.96, 0.84)) for pooled in (True, False)]
     n = math.ceil(variants[0])
     ceil_variants = {math.ceil(v) for v in variants}  # any variant rounded up is right; rounded down, not
-    rounded_down = [({math.floor(v) for v in variants},
-                     "round *up*: rounding down leaves the test just short of the power asked for.")]
 
     def close(target):
         return abs(value - target) <= 0.015 * target
@@ -229,8 +227,10 @@ def _check_q3(answer) -> None:
     if value != int(value):
         if close(n):
             raise Wrong(f"{value:g} users cannot be served: round up to a whole number of users per arm.")
-    elif judge(int(value), ceil_variants, rounded_down, same=lambda a, b: a in b):
+    elif int(value) in ceil_variants:
         return
+    elif int(value) in {math.floor(v) for v in variants}:
+        raise Wrong("round *up*: rounding down leaves the test just short of the power asked for.")
     if close(2 * n):
         raise Wrong("that is the total for both arms; the formula gives the users needed *per arm*.")
     if close(_n(z(1 - ALPHA), z_b)):
